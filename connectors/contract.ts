@@ -1,0 +1,81 @@
+// The connector contract: a connector only describes a vendor API; the engine owns HTTP, retries,
+// rate limiting, state and logging. A connector never imports got, never sleeps, never reads env vars.
+import { z } from 'zod';
+
+/** What the engine knows about the record being sent, for connectors that need it (e.g. idempotency ids). */
+export interface SendContext {
+  sync: string;
+  /** The record's primary key, as a string. */
+  key: string;
+  /** Fingerprint of the payload being sent (stable for the same change). */
+  fingerprint: string;
+  /** When Backflow first saw this version of the record (ISO 8601). */
+  changedAt: string;
+}
+
+/** One HTTP request, described as data. */
+export interface HttpRequest {
+  method: 'POST' | 'PUT' | 'PATCH';
+  url: string;
+  headers: Record<string, string>;
+  json: unknown;
+}
+
+/** The parts of a response a connector needs to understand it. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON when the body was JSON, else the raw text ('' when empty). */
+  body: unknown;
+}
+
+/**
+ * How the engine must treat a response: the small closed set of outcomes from CONVENTIONS.md.
+ * - sent: the destination accepted the record; its state is committed.
+ * - rejected: the destination refused this record (4xx); recorded with the reason, retried next run.
+ * - retry: a passing failure (429, 5xx); retried now with backoff, honouring afterMs when given.
+ * - stop: the sync cannot succeed until a person acts (bad credentials, blocked account).
+ */
+export type Outcome =
+  | { kind: 'sent' }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'retry'; reason: string; afterMs?: number }
+  | { kind: 'stop'; reason: string };
+
+export interface ConnectorDefaults {
+  /** Conservative request rate when the config sets none. */
+  requestsPerSecond: number;
+  concurrency: number;
+  /** Suggested mapping from common warehouse column names (used by docs and the demo). */
+  mapping: Record<string, string>;
+}
+
+/**
+ * A destination. `settings` is the connector-specific part of `destinations.<name>` in the config
+ * (type, rateLimit, concurrency, timeouts and retry are common and handled by the engine).
+ */
+export interface Connector<
+  Settings extends z.ZodObject = z.ZodObject,
+  Payload extends z.ZodType = z.ZodType,
+> {
+  type: string;
+  /** One line for docs and `validate`. */
+  title: string;
+  settings: Settings;
+  /** Names of settings that are secrets: redacted everywhere, never stored. */
+  secrets: ReadonlyArray<keyof z.infer<Settings> & string>;
+  /** Every documented field and constraint; a record that fails it is `invalid` and never sent. */
+  payload: Payload;
+  defaults: ConnectorDefaults;
+  /** The primary key field inside the payload, shown in messages. */
+  keyField: string;
+  request(settings: z.infer<Settings>, payload: z.infer<Payload>, context: SendContext): HttpRequest;
+  interpret(response: HttpResponse): Outcome;
+}
+
+/** Helper so each connector file gets full type inference without repeating its types. */
+export function defineConnector<S extends z.ZodObject, P extends z.ZodType>(
+  connector: Connector<S, P>,
+): Connector<S, P> {
+  return connector;
+}

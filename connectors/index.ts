@@ -1,0 +1,15 @@
+// The registry of destination connectors, keyed by the `type` used in the config.
+import type { Connector } from './contract.js';
+import { gamifyhost } from './gamifyhost/index.js';
+
+export const connectors = {
+  gamifyhost,
+} as const satisfies Record<string, Connector<any, any>>;
+
+export type ConnectorType = keyof typeof connectors;
+
+export function connectorFor(type: string): Connector {
+  const connector = (connectors as Record<string, Connector<any, any>>)[type];
+  if (!connector) throw new Error(`unknown destination type "${type}"`);
+  return connector;
+}

@@ -1,0 +1,78 @@
+// `status`, `runs`, `rejected` and `reset`: reading and forgetting state.
+import { withWorkspace, type GlobalOptions } from '../context.js';
+import { print, printJson, table } from '../output.js';
+
+function counts(json: string): string {
+  const c = JSON.parse(json) as Record<string, number>;
+  return ['sent', 'rejected', 'failed', 'unchanged', 'invalid'].map((key) => `${key} ${c[key] ?? 0}`).join(', ');
+}
+
+export async function statusCommand(options: GlobalOptions): Promise<number> {
+  return withWorkspace(options, true, async (workspace) => {
+    const last = new Map(workspace.state.lastRuns().map((run) => [run.sync, run]));
+    const rows = workspace.config.syncs.map((sync) => ({
+      sync: sync.name,
+      destination: sync.destination,
+      records: workspace.state.recordCount(sync.name),
+      cursor: sync.cursor ? workspace.state.getCursor(sync.name) : null,
+      lastRun: last.get(sync.name) ?? null,
+    }));
+    if (options.json) {
+      printJson({ syncs: rows.map((row) => ({ ...row, lastRun: row.lastRun && { ...row.lastRun, counts: JSON.parse(row.lastRun.counts) } })) });
+      return 0;
+    }
+    print(
+      table(
+        ['SYNC', 'DESTINATION', 'RECORDS', 'LAST RUN', 'OUTCOME', 'COUNTS'],
+        rows.map((row) => [row.sync, row.destination, row.records, row.lastRun?.started_at ?? 'never', row.lastRun?.outcome ?? '', row.lastRun ? counts(row.lastRun.counts) : '']),
+      ),
+    );
+    return 0;
+  });
+}
+
+export async function runsCommand(options: GlobalOptions & { sync?: string; limit: number }): Promise<number> {
+  return withWorkspace(options, true, async (workspace) => {
+    if (options.sync) workspace.syncNamed(options.sync);
+    const runs = workspace.state.runs(options.sync, options.limit);
+    if (options.json) {
+      printJson({ runs: runs.map((run) => ({ ...run, counts: JSON.parse(run.counts), issues: workspace.state.runIssues(run.id, 100) })) });
+      return 0;
+    }
+    print(table(['RUN', 'SYNC', 'STARTED', 'ENDED', 'OUTCOME', 'COUNTS', 'ERROR'], runs.map((run) => [run.id, run.sync, run.started_at, run.ended_at, run.outcome, counts(run.counts), run.error])));
+    return 0;
+  });
+}
+
+export async function rejectedCommand(options: GlobalOptions & { sync?: string; limit: number }): Promise<number> {
+  return withWorkspace(options, true, async (workspace) => {
+    if (options.sync) workspace.syncNamed(options.sync);
+    const rejections = workspace.state.rejections(options.sync, options.limit);
+    if (options.json) {
+      printJson({ rejected: rejections });
+      return 0;
+    }
+    if (rejections.length === 0) {
+      print('No rejected records.');
+      return 0;
+    }
+    print(table(['SYNC', 'KEY', 'STATUS', 'ATTEMPTS', 'LAST TRIED', 'REASON'], rejections.map((r) => [r.sync, r.key, r.status, r.attempts, r.last_at, r.reason])));
+    print('\nEach is retried on the next run.');
+    return 0;
+  });
+}
+
+export async function resetCommand(options: GlobalOptions & { sync: string }): Promise<number> {
+  return withWorkspace(options, false, async (workspace) => {
+    workspace.syncNamed(options.sync);
+    workspace.state.acquireLock(options.sync, null);
+    try {
+      const { records } = workspace.state.reset(options.sync);
+      if (options.json) printJson({ sync: options.sync, forgotten: records });
+      else print(`Forgot ${records} record${records === 1 ? '' : 's'} of sync ${options.sync}: the next run sends everything again.`);
+    } finally {
+      workspace.state.releaseLock(options.sync);
+    }
+    return 0;
+  });
+}

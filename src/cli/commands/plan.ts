@@ -1,0 +1,83 @@
+// `backflow plan`: the dry-run diff. Exit 2 when a sync would send anything, 0 when not.
+import { planSync, type SyncPlan } from '../../engine/plan.js';
+import type { PlannedRecord } from '../../plan/classify.js';
+import { configHash, PLAN_FORMAT, PlanFileWriter } from '../../plan/plan-file.js';
+import { withWorkspace, type GlobalOptions } from '../context.js';
+import { n, print, printJson, show } from '../output.js';
+
+export interface PlanCommandOptions extends GlobalOptions {
+  sync?: string;
+  out?: string;
+  show?: number;
+  full?: boolean;
+}
+
+const SYMBOL: Record<string, string> = { added: '+', changed: '~', removed: '-', invalid: '!', retry: '↻', unchanged: '=' };
+
+function describeRecord(record: PlannedRecord): string[] {
+  const head = `  ${SYMBOL[record.class]} ${record.key}  ${record.class}`;
+  switch (record.class) {
+    case 'added':
+      return [head, `      ${show(record.payload, 200)}`];
+    case 'changed':
+    case 'retry':
+      return [
+        record.class === 'retry' ? `${head} (rejected before: ${record.reason})` : head,
+        ...(record.changes ?? []).map((change) => `      ${change.field}: ${show(change.old)} → ${show(change.new)}`),
+        ...(record.changes ? [] : [`      ${show(record.payload, 200)}`]),
+      ];
+    case 'invalid':
+      return [`${head}: ${record.reason}`];
+    case 'removed':
+      return [`${head} (no longer returned by the query; nothing is sent)`];
+    default:
+      return [head];
+  }
+}
+
+export function describePlan(plan: SyncPlan): string[] {
+  const c = plan.counts;
+  const read = plan.full ? 'full read' : `incremental read from ${plan.cursor?.column} > ${show(plan.cursor?.from)}`;
+  return [
+    `Sync ${plan.sync} → ${plan.destination} (${read})`,
+    `  + ${n(c.added)} added   ~ ${n(c.changed)} changed   ↻ ${n(c.retry)} retry   = ${n(c.unchanged)} unchanged   - ${n(c.removed)} removed   ! ${n(c.invalid)} invalid`,
+    `  ${n(plan.requests)} request${plan.requests === 1 ? '' : 's'} would be sent.`,
+    ...plan.records.flatMap(describeRecord),
+    ...(plan.notShown > 0 ? [`  … and ${n(plan.notShown)} more (use --show N to list more)`] : []),
+  ];
+}
+
+export async function planCommand(options: PlanCommandOptions): Promise<number> {
+  return withWorkspace(options, true, async (workspace) => {
+    const syncs = workspace.selectSyncs(options.sync);
+    const writer = options.out
+      ? new PlanFileWriter(options.out, {
+          format: PLAN_FORMAT,
+          createdAt: new Date().toISOString(),
+          configHash: configHash(workspace.config),
+          generations: Object.fromEntries(syncs.map((sync) => [sync.name, workspace.state.generation(sync.name)])),
+        })
+      : undefined;
+    const plans: SyncPlan[] = [];
+    try {
+      for (const sync of syncs) {
+        plans.push(await planSync(workspace, sync, { full: options.full, show: options.show, onSendable: writer && ((record) => writer.add(sync.name, record)) }));
+      }
+    } finally {
+      writer?.close();
+    }
+    const requests = plans.reduce((total, plan) => total + plan.requests, 0);
+    if (options.json) {
+      printJson({ requests, syncs: plans, ...(options.out ? { savedTo: options.out } : {}) });
+    } else {
+      if (workspace.state.note) print(`note: ${workspace.state.note}`);
+      for (const plan of plans) {
+        for (const line of describePlan(plan)) print(line);
+        print();
+      }
+      print(requests > 0 ? `Plan: ${n(requests)} request${requests === 1 ? '' : 's'} to send. Run backflow sync to send them.` : 'Plan: nothing to send.');
+      if (options.out) print(`Saved to ${options.out}; backflow sync --plan ${options.out} sends exactly this plan.`);
+    }
+    return requests > 0 ? 2 : 0;
+  });
+}

@@ -1,0 +1,63 @@
+// `backflow sync`: runs now (or sends a saved plan exactly), with a status line on a TTY and a summary.
+import { runSync, type RunSummary } from '../../engine/sync.js';
+import { UsageError } from '../../engine/workspace.js';
+import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
+import { withWorkspace, type GlobalOptions } from '../context.js';
+import { n, print, printJson, StatusLine } from '../output.js';
+
+export interface SyncCommandOptions extends GlobalOptions {
+  sync?: string;
+  full?: boolean;
+  plan?: string;
+}
+
+/** Exit codes: 0 every record confirmed, 3 some rejected or failed (others sent), 1 stopped or failed. */
+export function exitCodeFor(summaries: RunSummary[]): number {
+  if (summaries.some((summary) => summary.outcome === 'failed' || summary.outcome === 'stopped' || summary.outcome === 'interrupted')) return 1;
+  if (summaries.some((summary) => summary.outcome === 'partial')) return 3;
+  return 0;
+}
+
+function describeSummary(summary: RunSummary): string[] {
+  const c = summary.counts;
+  return [
+    `Sync ${summary.sync}: ${summary.outcome} in ${(summary.durationMs / 1000).toFixed(1)}s (run ${summary.runId})`,
+    `  read ${n(c.read)}  sent ${n(c.sent)}  rejected ${n(c.rejected)}  failed ${n(c.failed)}  unchanged ${n(c.unchanged)}  invalid ${n(c.invalid)}  removed ${n(c.removed)}`,
+    ...summary.rejections.map((rejection) => `  ✗ ${rejection.key}: ${rejection.reason}`),
+    ...(c.rejected + c.failed > summary.rejections.length ? [`  … see backflow rejected --sync ${summary.sync}`] : []),
+    ...(summary.error ? [`  ${summary.error}`] : []),
+  ];
+}
+
+export async function syncCommand(options: SyncCommandOptions): Promise<number> {
+  return withWorkspace(options, false, async (workspace) => {
+    const summaries: RunSummary[] = [];
+    const status = new StatusLine();
+    let syncs = workspace.selectSyncs(options.sync);
+    let header: Awaited<ReturnType<typeof readPlanHeader>> | undefined;
+    if (options.plan) {
+      header = await readPlanHeader(options.plan);
+      if (header.configHash !== configHash(workspace.config)) {
+        throw new UsageError(`the config changed since ${options.plan} was made: make the plan again (backflow plan --out ${options.plan})`);
+      }
+      syncs = syncs.filter((sync) => sync.name in header!.generations);
+      for (const sync of syncs) {
+        if (workspace.state.generation(sync.name) !== header.generations[sync.name]) {
+          throw new UsageError(`the state of sync "${sync.name}" changed since ${options.plan} was made (another run happened): make the plan again`);
+        }
+      }
+    }
+    for (const sync of syncs) {
+      const summary = await runSync(workspace, sync, {
+        full: options.full,
+        planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
+        onProgress: (c) => status.update(`${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`),
+      });
+      status.done();
+      summaries.push(summary);
+      if (!options.json) for (const line of describeSummary(summary)) print(line);
+    }
+    if (options.json) printJson({ runs: summaries });
+    return exitCodeFor(summaries);
+  });
+}

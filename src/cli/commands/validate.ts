@@ -1,0 +1,57 @@
+// `backflow validate [--connect]`: the config's schema, env vars, references and cron syntax; with
+// --connect, each sync's query is run without reading rows, to find columns the mapping lacks.
+import type { SourceConfig } from '../../config/schema.js';
+import { mappingColumns } from '../../mapping/index.js';
+import type { SourceReader } from '../../sources/contract.js';
+import { sourceTypeFor } from '../../sources/index.js';
+import { load, type GlobalOptions } from '../context.js';
+import { print, printJson } from '../output.js';
+
+interface ConnectProblem {
+  sync: string;
+  message: string;
+}
+
+export async function validateCommand(options: GlobalOptions & { connect?: boolean }): Promise<number> {
+  const loaded = load(options);
+  const { config } = loaded;
+  const problems: ConnectProblem[] = [];
+  if (options.connect) {
+    const readers = new Map<string, SourceReader>();
+    try {
+      for (const sync of config.syncs) {
+        try {
+          let reader = readers.get(sync.source);
+          if (!reader) {
+            const sourceConfig = config.sources[sync.source] as SourceConfig;
+            const sourceType = sourceTypeFor(sourceConfig.type);
+            const { type: _type, ...settings } = sourceConfig;
+            reader = await sourceType.open(sourceType.settings.parse(settings), { configDir: loaded.dir });
+            readers.set(sync.source, reader);
+          }
+          const columns = new Set(await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 }));
+          const needed = [sync.primaryKey, ...(sync.cursor ? [sync.cursor] : []), ...mappingColumns(sync.mapping)];
+          for (const column of new Set(needed)) {
+            const head = column.split('.')[0];
+            if (!columns.has(column) && !columns.has(head)) {
+              problems.push({ sync: sync.name, message: `the query returns no column "${column}" (it returns: ${[...columns].join(', ')})` });
+            }
+          }
+        } catch (error) {
+          problems.push({ sync: sync.name, message: `cannot run the query on source "${sync.source}": ${(error as Error).message}` });
+        }
+      }
+    } finally {
+      for (const reader of readers.values()) await reader.close();
+    }
+  }
+
+  if (options.json) {
+    printJson({ valid: problems.length === 0, file: loaded.file, syncs: config.syncs.map((sync) => sync.name), problems });
+  } else if (problems.length > 0) {
+    for (const problem of problems) print(`${loaded.file}: sync "${problem.sync}": ${problem.message}`);
+  } else {
+    print(`${loaded.file}: valid (${config.syncs.length} sync${config.syncs.length === 1 ? '' : 's'}${options.connect ? ', every source query ran' : ''})`);
+  }
+  return problems.length === 0 ? 0 : 1;
+}

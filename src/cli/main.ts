@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// The `backflow` command line: parses arguments, runs a command, and alone decides the exit code.
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, formatIssue } from '../config/load.js';
+import { UsageError } from '../engine/workspace.js';
+import { PlanFileError } from '../plan/plan-file.js';
+import { StateError } from '../state/store.js';
+import { printError, printJson } from './output.js';
+
+function positiveInt(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number');
+  return number;
+}
+
+export function buildProgram(run: (work: () => Promise<number>, json: boolean) => Promise<void>): Command {
+  const program = new Command('backflow')
+    .description('Keep SaaS tools in sync with your warehouse: declarative, diffed, at-least-once.')
+    .option('-c, --config <file>', 'config file', process.env.BACKFLOW_CONFIG ?? 'backflow.yaml')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const globals = () => program.opts<{ config: string; json?: boolean }>();
+  const action =
+    <T>(command: (options: T) => Promise<number>) =>
+    (options: object) =>
+      run(() => command({ ...globals(), ...options } as T), Boolean(globals().json));
+
+  program
+    .command('validate')
+    .description('check the config: schema, env vars, references, cron syntax')
+    .option('--connect', 'also open each source and run each query without reading rows')
+    .action(action(async (options) => (await import('./commands/validate.js')).validateCommand(options as never)));
+
+  program
+    .command('plan')
+    .description('dry-run diff: what a sync would send; exit 2 when it would send anything')
+    .option('-s, --sync <name>', 'only this sync')
+    .option('--out <file>', 'save the plan for sync --plan')
+    .option('--show <n>', 'records to list with their diffs', positiveInt, 20)
+    .option('--full', 'plan a full read, ignoring the incremental cursor')
+    .action(action(async (options) => (await import('./commands/plan.js')).planCommand(options as never)));
+
+  program
+    .command('sync')
+    .description('send what changed now')
+    .option('-s, --sync <name>', 'only this sync')
+    .option('--full', 'read every row, ignoring the incremental cursor')
+    .option('--plan <file>', 'send exactly a saved plan (refused if the state or config changed)')
+    .action(action(async (options) => (await import('./commands/sync.js')).syncCommand(options as never)));
+
+  const inspect = () => import('./commands/inspect.js');
+  program
+    .command('status')
+    .description('last run of each sync')
+    .action(action(async (options) => (await inspect()).statusCommand(options as never)));
+  program
+    .command('runs')
+    .description('run history')
+    .option('-s, --sync <name>', 'only this sync')
+    .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .action(action(async (options) => (await inspect()).runsCommand(options as never)));
+  program
+    .command('rejected')
+    .description('records the destination rejected, with its reason; each is retried next run')
+    .option('-s, --sync <name>', 'only this sync')
+    .option('--limit <n>', 'how many', positiveInt, 100)
+    .action(action(async (options) => (await inspect()).rejectedCommand(options as never)));
+  program
+    .command('reset')
+    .description("forget a sync's state so the next run sends everything")
+    .requiredOption('-s, --sync <name>', 'the sync to reset')
+    .action(action(async (options) => (await inspect()).resetCommand(options as never)));
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const run = async (work: () => Promise<number>, json: boolean) => {
+    try {
+      code = await work();
+    } catch (error) {
+      code = 1;
+      if (error instanceof ConfigError) {
+        if (json) printJson({ error: 'invalid config', issues: error.issues });
+        else for (const issue of error.issues) printError(formatIssue(issue));
+      } else if (error instanceof UsageError || error instanceof StateError || error instanceof PlanFileError) {
+        if (json) printJson({ error: error.message });
+        else printError(`error: ${error.message}`);
+      } else {
+        if (json) printJson({ error: (error as Error).message });
+        printError(`error: ${(error as Error).message}`);
+        if (process.env.BACKFLOW_DEBUG) printError(String((error as Error).stack));
+      }
+    }
+  };
+  try {
+    await buildProgram(run).parseAsync(argv);
+  } catch (error) {
+    const exitCode = (error as { exitCode?: number }).exitCode;
+    // commander has already printed help or the usage error.
+    return exitCode === 0 ? 0 : 1;
+  }
+  return code;
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,181 @@
+// Reads backflow.yaml: YAML with positions, env interpolation, one schema pass that reports every
+// problem at once as file:line:column, and the list of secret values to redact everywhere.
+import fs from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { connectorFor } from '../../connectors/index.js';
+import { sourceTypeFor } from '../sources/index.js';
+import { interpolate } from './env.js';
+import { referenceIssues } from './references.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted path in the config, e.g. syncs[0].mapping.country. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = `${issue.file}:${issue.line}:${issue.column}`;
+  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The config file, as given. */
+  file: string;
+  /** Directory that relative paths in the config are resolved against. */
+  dir: string;
+  /** Values that must never be printed, logged or stored. */
+  secrets: string[];
+  /** Absolute path of the state file. */
+  statePath: string;
+}
+
+type PathKey = string | number;
+
+function formatPath(parts: readonly PropertyKey[]): string {
+  return parts.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text ? `${text}.${String(part)}` : String(part);
+  }, '');
+}
+
+/** The node at `parts`, or the deepest ancestor that exists (a missing key points at its parent). */
+function nodeAt(doc: Document, parts: readonly PropertyKey[]): Node | undefined {
+  for (let depth = parts.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(parts.slice(0, depth) as PathKey[], true);
+    if (node && typeof node === 'object' && 'range' in node) return node as Node;
+  }
+  return undefined;
+}
+
+/** The key node of `key` in the map at `parts` (for unknown-key errors). */
+function keyNodeAt(doc: Document, parts: readonly PropertyKey[], key: string): Node | undefined {
+  const map = parts.length === 0 ? doc.contents : doc.getIn(parts as PathKey[], true);
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key);
+  return (pair?.key as Node | undefined) ?? undefined;
+}
+
+/** Of a union's failed branches, the one that matched the input's shape best. */
+function bestBranch(branches: z.core.$ZodIssue[][]): z.core.$ZodIssue[] {
+  const score = (issues: z.core.$ZodIssue[]) =>
+    issues.some((issue) => issue.code === 'invalid_type' && issue.path.length === 0) ? 1000 + issues.length : issues.length;
+  return [...branches].sort((a, b) => score(a) - score(b))[0] ?? [];
+}
+
+function flatten(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): { path: PropertyKey[]; issue: z.core.$ZodIssue }[] {
+  return issues.flatMap((issue) => {
+    const full = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) return flatten(bestBranch(issue.errors), full);
+    return [{ path: full, issue }];
+  });
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = [];
+  const at = (offset: number, parts: readonly PropertyKey[], message: string) => {
+    const { line, col } = lineCounter.linePos(offset);
+    issues.push({ file, line, column: col, path: formatPath(parts), message });
+  };
+
+  for (const error of doc.errors) at(error.pos[0], [], `YAML syntax: ${error.message.split('\n')[0]}`);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  // Interpolate ${VAR} in values (never keys), remembering where each problem stands.
+  visit(doc, {
+    Scalar(key, node, ancestry) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      const result = interpolate(node.value, env);
+      const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE ? 1 : 0;
+      const parts = ancestry.flatMap((item) => (isScalar((item as { key?: unknown }).key) ? [String(((item as { key: Scalar }).key).value)] : []));
+      for (const problem of result.problems) at((node.range?.[0] ?? 0) + quoted + problem.offset, parts, problem.message);
+      node.value = result.value;
+    },
+  });
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const parsed = configSchema.safeParse(raw);
+  // A value that already failed interpolation needs no second message from the schema.
+  const reported = new Set(issues.map((issue) => issue.path));
+  if (!parsed.success) {
+    for (const { path: parts, issue } of flatten(parsed.error.issues)) {
+      if (reported.has(formatPath(parts))) continue;
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          const node = keyNodeAt(doc, parts, key) ?? nodeAt(doc, parts);
+          at(node?.range?.[0] ?? 0, [...parts, key], `unknown key "${key}": remove it or check its spelling`);
+        }
+        continue;
+      }
+      const node = nodeAt(doc, parts);
+      const missing = issue.code === 'invalid_type' && issue.input === undefined;
+      at(node?.range?.[0] ?? 0, parts, missing ? `required: ${issue.message.replace(/^Invalid input: /, '')}` : issue.message.replace(/^Invalid input: /, ''));
+    }
+  }
+  for (const issue of referenceIssues(raw)) at(nodeAt(doc, issue.path)?.range?.[0] ?? 0, issue.path, issue.message);
+  if (issues.length > 0) {
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigError(issues);
+  }
+
+  const config = parsed.data as Config;
+  const dir = path.dirname(path.resolve(file));
+  return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path) };
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: `cannot read the config: ${reason} (pass --config PATH)` }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Every secret value in the config: connector secrets, and source secrets with their passwords. */
+function secretValues(config: Config): string[] {
+  const values = new Set<string>();
+  for (const destination of Object.values(config.destinations) as Record<string, unknown>[]) {
+    for (const key of connectorFor(destination.type as string).secrets) {
+      if (typeof destination[key] === 'string') values.add(destination[key] as string);
+    }
+  }
+  for (const source of Object.values(config.sources) as Record<string, unknown>[]) {
+    for (const key of sourceTypeFor(source.type as string).secrets) {
+      const value = source[key];
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (typeof item !== 'string') continue;
+        values.add(item);
+        const password = urlPassword(item);
+        if (password) values.add(password);
+      }
+    }
+  }
+  return [...values];
+}
+
+function urlPassword(text: string): string | undefined {
+  try {
+    const password = decodeURIComponent(new URL(text).password);
+    return password || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,72 @@
+// Checks that need the whole config: references between sections, cron syntax, mapping targets.
+// They run on the raw document even when the schema found problems, so every error shows at once.
+import cron from 'node-cron';
+import { connectors } from '../../connectors/index.js';
+import { sourceTypes } from '../sources/index.js';
+import { fieldExists } from './payload-fields.js';
+
+export interface ReferenceIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+type Raw = Record<string, unknown>;
+const isRecord = (value: unknown): value is Raw => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+function isValidTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const listOf = (names: string[]) => names.join(', ') || '(none defined)';
+
+export function referenceIssues(raw: unknown): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const config = isRecord(raw) ? raw : {};
+  const sources = isRecord(config.sources) ? config.sources : {};
+  const destinations = isRecord(config.destinations) ? config.destinations : {};
+  const syncs = Array.isArray(config.syncs) ? config.syncs : [];
+  const names = new Set<unknown>();
+
+  syncs.forEach((entry: unknown, index) => {
+    if (!isRecord(entry)) return;
+    const add = (message: string, ...path: (string | number)[]) => issues.push({ path: ['syncs', index, ...path], message });
+
+    if (names.has(entry.name)) add(`another sync is already named "${String(entry.name)}"`, 'name');
+    names.add(entry.name);
+
+    if (typeof entry.source === 'string') {
+      const source = sources[entry.source];
+      if (!isRecord(source)) {
+        add(`no source named "${entry.source}": expected one of ${listOf(Object.keys(sources))}`, 'source');
+      } else if ((sourceTypes as Record<string, { needsQuery: boolean }>)[String(source.type)]?.needsQuery && !entry.query) {
+        add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
+      }
+    }
+
+    if (typeof entry.destination === 'string') {
+      const destination = destinations[entry.destination];
+      if (!isRecord(destination)) {
+        add(`no destination named "${entry.destination}": expected one of ${listOf(Object.keys(destinations))}`, 'destination');
+      } else {
+        const connector = (connectors as Record<string, { payload: Parameters<typeof fieldExists>[0] }>)[String(destination.type)];
+        for (const target of connector && isRecord(entry.mapping) ? Object.keys(entry.mapping) : []) {
+          const problem = fieldExists(connector.payload, target);
+          if (problem) add(`${String(destination.type)} has no field "${target}": ${problem}`, 'mapping', target);
+        }
+      }
+    }
+
+    if (typeof entry.schedule === 'string' && !cron.validate(entry.schedule)) {
+      add(`"${entry.schedule}" is not a valid cron expression: expected 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"`, 'schedule');
+    }
+    if (typeof entry.timezone === 'string' && !isValidTimezone(entry.timezone)) {
+      add(`"${entry.timezone}" is not an IANA time zone, e.g. UTC or Europe/Berlin`, 'timezone');
+    }
+  });
+  return issues;
+}

@@ -1,0 +1,142 @@
+// The one schema of backflow.yaml. Types come from it; the editor's JSON Schema is generated from it.
+import { z } from 'zod';
+import { connectors } from '../../connectors/index.js';
+import { TRANSFORM_NAMES } from '../mapping/transforms.js';
+import { sourceTypes } from '../sources/index.js';
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
+
+const positiveInt = z.number().int().positive();
+
+// Env interpolation yields text, so numeric settings also accept numeric text ("8").
+const count = z
+  .union([positiveInt, z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(positiveInt)])
+  .describe('A positive whole number.');
+const positiveNumber = z.union([
+  z.number().positive(),
+  z.string().regex(/^\d+(\.\d+)?$/, 'must be a number').transform(Number).pipe(z.number().positive()),
+]);
+
+const transformName = z.enum(TRANSFORM_NAMES, {
+  error: (issue) => `unknown transform ${JSON.stringify(issue.input)}: expected one of ${TRANSFORM_NAMES.join(', ')}`,
+});
+
+const mappingObject = z
+  .strictObject({
+    column: z.string().min(1).optional().describe('Source column to read; a dotted name reads into a JSON column.'),
+    value: z.unknown().optional().describe('A constant sent for every record.'),
+    template: z.string().optional().describe('Text with {{column}} placeholders, e.g. "{{first_name}} {{last_name}}".'),
+    transform: z
+      .union([transformName, z.array(transformName).min(1)])
+      .optional()
+      .describe(`Applied in order to a non-null value: ${TRANSFORM_NAMES.join(', ')}.`),
+    default: z.unknown().optional().describe('Used when the source value is null.'),
+    onNull: z
+      .enum(['omit', 'send'])
+      .default('omit')
+      .describe('omit (default): a null leaves the field out, so it never wipes the destination; send: send null.'),
+  })
+  .superRefine((entry, context) => {
+    const forms = ['column', 'value', 'template'].filter((key) => key in entry);
+    if (forms.length !== 1) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          forms.length === 0
+            ? 'a mapping needs one of column, value or template'
+            : `a mapping takes one of column, value or template, not ${forms.join(' and ')}`,
+      });
+    }
+  });
+
+export const mappingValue = z
+  .union([z.string().min(1).describe('A source column name.'), mappingObject])
+  .describe('A column name, or {column, transform?, default?, onNull?}, {value} or {template}.');
+
+const retry = z
+  .strictObject({
+    attempts: z.number().int().min(0).max(20).default(5).describe('Retries after the first try (429, 5xx, timeouts, connection errors).'),
+    baseDelayMs: z.number().int().min(1).default(500).describe('First backoff delay; doubles each retry, with jitter.'),
+    maxDelaySeconds: z.number().positive().default(60).describe('Longest wait for one retry, Retry-After included; a longer Retry-After gives up for this run.'),
+  })
+  .describe('Retry policy for passing failures.');
+
+/** Settings every destination has, whatever its type. */
+const destinationCommon = {
+  rateLimit: z
+    .strictObject({ requestsPerSecond: positiveNumber.describe('Requests per second, shared by every sync using this destination.') })
+    .optional()
+    .describe("Overrides the connector's conservative default."),
+  concurrency: count.optional().describe('Requests in flight at once; defaults per connector.'),
+  timeoutSeconds: positiveNumber.default(30).describe('Time limit for one request attempt.'),
+  retry: retry.default({ attempts: 5, baseDelayMs: 500, maxDelaySeconds: 60 }),
+};
+
+const destination = z.discriminatedUnion(
+  'type',
+  Object.values(connectors).map((connector) =>
+    z
+      .strictObject({
+        type: z.literal(connector.type),
+        ...connector.settings.shape,
+        ...destinationCommon,
+      })
+      .describe(connector.title),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  { error: () => `unknown destination type: expected one of ${Object.keys(connectors).join(', ')}` },
+);
+
+const source = z.discriminatedUnion(
+  'type',
+  Object.values(sourceTypes).map((sourceType) =>
+    z.strictObject({ type: z.literal(sourceType.type), ...sourceType.settings.shape }).describe(sourceType.title),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  { error: () => `unknown source type: expected one of ${Object.keys(sourceTypes).join(', ')}` },
+);
+
+const sync = z.strictObject({
+  name: name.describe('Unique name of the sync; state is kept per name.'),
+  source: z.string().describe('Name of an entry in sources.'),
+  query: z.string().min(1).optional().describe('SQL that returns one row per record (SQL sources).'),
+  primaryKey: z.string().min(1).describe('Column that identifies a record.'),
+  cursor: z.string().min(1).optional().describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it).'),
+  destination: z.string().describe('Name of an entry in destinations.'),
+  schedule: z.string().optional().describe('node-cron expression (5 fields, or 6 with seconds) for the daemon.'),
+  timezone: z.string().optional().describe('IANA time zone for the schedule, e.g. Europe/Berlin.'),
+  batchSize: count.default(1000).describe('Rows read from the source at a time.'),
+  mapping: z.record(z.string().min(1), mappingValue).describe('Destination field <- source.'),
+});
+
+const configObject = z.strictObject({
+  $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
+  version: z.literal(1, { error: 'expected version: 1' }),
+  state: z
+    .strictObject({ path: z.string().min(1).default('./.backflow/state.db').describe('SQLite state file, relative to the config file.') })
+    .default({ path: './.backflow/state.db' }),
+  sources: z.record(name, source).describe('Where records come from.'),
+  destinations: z.record(name, destination).describe('Where records go.'),
+  syncs: z.array(sync).min(1, 'define at least one sync').describe('Each sync maps one source query to one destination.'),
+  daemon: z
+    .strictObject({
+      listen: z.string().regex(/^[^:]+:\d+$/, 'expected host:port').default('127.0.0.1:9464'),
+      shutdownGraceSeconds: positiveNumber.default(30),
+    })
+    .default({ listen: '127.0.0.1:9464', shutdownGraceSeconds: 30 })
+    .describe('The daemon: /healthz, /readyz, /metrics and its shutdown grace.'),
+});
+
+export const configSchema = configObject;
+
+export type Config = z.output<typeof configSchema>;
+export type SyncConfig = Config['syncs'][number];
+export type MappingValue = z.output<typeof mappingValue>;
+export type DestinationConfig = Config['destinations'][string] & {
+  type: string;
+  rateLimit?: { requestsPerSecond: number };
+  concurrency?: number;
+  timeoutSeconds: number;
+  retry: z.output<typeof retry>;
+};
+export type SourceConfig = Config['sources'][string] & { type: string };

@@ -1,0 +1,151 @@
+// Sends records to one destination: the single HTTP client setup, retry policy and pacing in Backflow.
+// got does the retrying and timeouts; the connector's `interpret` decides what each answer means.
+import got, { HTTPError, RequestError, type Got, type Response } from 'got';
+import type { Connector, HttpResponse, Outcome, SendContext } from '../../connectors/contract.js';
+import type { DestinationConfig } from '../config/schema.js';
+import { Gate } from './gate.js';
+import { pauseFromHeaders, RateLimiter } from './rate-limiter.js';
+
+/** What happened to one record, after every retry got made. */
+export type SendResult =
+  | { kind: 'sent'; status: number; attempts: number }
+  | { kind: 'rejected'; status: number; reason: string; attempts: number }
+  | { kind: 'failed'; status: number | null; reason: string; attempts: number }
+  | { kind: 'stop'; status: number; reason: string; attempts: number };
+
+/** Counters the daemon's metrics and the run summary read. */
+export interface DeliveryObserver {
+  response?(destination: string, status: number): void;
+  retry?(destination: string, reason: string): void;
+}
+
+export interface DestinationOptions {
+  name: string;
+  connector: Connector;
+  config: DestinationConfig;
+  observer?: DeliveryObserver;
+}
+
+const RETRY_ERROR_CODES = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_GOT_REQUEST_ERROR'];
+
+function toHttpResponse(response: Response<string>): HttpResponse {
+  let body: unknown = response.body ?? '';
+  if (typeof body === 'string' && body.length > 0) {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // Not JSON: keep the text; the connector decides whether that is acceptable.
+    }
+  }
+  return { status: response.statusCode, headers: response.headers, body };
+}
+
+export class Destination {
+  readonly limiter: RateLimiter;
+  readonly gate: Gate;
+  private readonly client: Got;
+  private readonly settings: Record<string, unknown>;
+
+  constructor(private readonly options: DestinationOptions) {
+    const { connector, config, name, observer } = options;
+    this.limiter = new RateLimiter(config.rateLimit?.requestsPerSecond ?? connector.defaults.requestsPerSecond);
+    this.gate = new Gate(config.concurrency ?? connector.defaults.concurrency);
+    this.settings = connector.settings.parse(Object.fromEntries(Object.entries(config).filter(([key]) => key in connector.settings.shape)));
+    const maxDelayMs = config.retry.maxDelaySeconds * 1000;
+    const limiter = this.limiter;
+
+    this.client = got.extend({
+      timeout: { request: config.timeoutSeconds * 1000 },
+      responseType: 'text',
+      throwHttpErrors: true,
+      followRedirect: false,
+      headers: { 'user-agent': 'backflow/0.1 (+reverse-etl)' },
+      retry: {
+        limit: config.retry.attempts,
+        methods: ['POST', 'PUT', 'PATCH'],
+        // Every error status reaches calculateDelay; the connector's interpret says which are passing.
+        statusCodes: Array.from({ length: 200 }, (_, index) => 400 + index),
+        errorCodes: RETRY_ERROR_CODES,
+        maxRetryAfter: maxDelayMs,
+        calculateDelay: ({ attemptCount, error, computedValue }) => {
+          if (computedValue === 0) return 0; // got says no: attempts used up, or Retry-After too long
+          const response = error.response as Response<string> | undefined;
+          if (response) {
+            const outcome = connector.interpret(toHttpResponse(response));
+            if (outcome.kind !== 'retry') return 0;
+            const vendorPause = outcome.afterMs ?? pauseFromHeaders(response.headers);
+            if (vendorPause > 0) return vendorPause <= maxDelayMs ? vendorPause : 0;
+          }
+          // Exponential backoff with full jitter in its upper half, capped.
+          const exponential = config.retry.baseDelayMs * 2 ** (attemptCount - 1);
+          return Math.min(maxDelayMs, exponential * (0.5 + Math.random() / 2));
+        },
+      },
+      hooks: {
+        beforeRequest: [async () => limiter.take()],
+        afterResponse: [
+          (response) => {
+            observer?.response?.(name, response.statusCode);
+            const pause = pauseFromHeaders(response.headers);
+            if (pause > 0) limiter.pauseUntil(Date.now() + Math.min(pause, maxDelayMs));
+            return response;
+          },
+        ],
+        beforeRetry: [
+          (error) => {
+            observer?.retry?.(name, error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message));
+          },
+        ],
+      },
+    });
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get concurrency(): number {
+    return this.gate.limit;
+  }
+
+  /** Sends one payload (waiting for a free slot and the rate limiter) and says what became of it. */
+  async send(payload: unknown, context: SendContext): Promise<SendResult> {
+    await this.gate.enter();
+    let attempts = 0;
+    try {
+      const request = this.options.connector.request(this.settings, payload, context);
+      const response = await this.client(request.url, {
+        method: request.method,
+        headers: request.headers,
+        json: request.json,
+        hooks: { beforeRequest: [() => void attempts++] },
+      });
+      return this.settle(this.options.connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+    } catch (error) {
+      if (error instanceof HTTPError) {
+        const response = error.response as Response<string>;
+        return this.settle(this.options.connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+      }
+      if (error instanceof RequestError) {
+        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attempts} attempts)`, attempts };
+      }
+      throw error;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  private settle(outcome: Outcome, status: number, attempts: number): SendResult {
+    switch (outcome.kind) {
+      case 'sent':
+        return { kind: 'sent', status, attempts };
+      case 'rejected':
+        return { kind: 'rejected', status, reason: outcome.reason, attempts };
+      case 'stop':
+        return { kind: 'stop', status, reason: outcome.reason, attempts };
+      case 'retry':
+        // Still passing after every retry (or a 2xx we cannot trust): not confirmed, due next run.
+        return { kind: 'failed', status, reason: `${outcome.reason} (gave up after ${attempts} attempts)`, attempts };
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// A request pacer shared by every sync that uses a destination: requests leave at least
+// 1/requestsPerSecond apart (no bursts, so no window of one second ever holds more than the limit),
+// and the vendor's own signals (Retry-After, X-RateLimit-*, RateLimit-*) pause it for everyone.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// Leave a little room for network jitter between our clock and the vendor's window.
+const SAFETY = 1.02;
+
+export class RateLimiter {
+  private readonly intervalMs: number;
+  private nextAt = 0;
+  private pausedUntil = 0;
+  /** Total time callers spent waiting on the limiter, for metrics. */
+  waitedMs = 0;
+  waits = 0;
+
+  constructor(readonly requestsPerSecond: number) {
+    this.intervalMs = (1000 / requestsPerSecond) * SAFETY;
+  }
+
+  /** Resolves when the caller may send one request. */
+  async take(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      const at = Math.max(now, this.nextAt, this.pausedUntil);
+      this.nextAt = at + this.intervalMs;
+      if (at > now) {
+        this.waits++;
+        this.waitedMs += at - now;
+        await sleep(at - now);
+      }
+      // A pause that began while we slept moves us behind it, in a fresh slot.
+      if (Date.now() >= this.pausedUntil) return;
+    }
+  }
+
+  /** Holds every caller until `untilMs` (epoch ms). */
+  pauseUntil(untilMs: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, untilMs);
+  }
+}
+
+function firstHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Reads rate-limit headers: how long to hold all requests, in ms, or 0. `*-Reset` is read as epoch
+ * seconds when it is that large, else as seconds from now (the IETF RateLimit draft).
+ */
+export function pauseFromHeaders(headers: Record<string, string | string[] | undefined>, nowMs = Date.now()): number {
+  const retryAfter = firstHeader(headers, 'retry-after');
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, date - nowMs);
+  }
+  for (const prefix of ['x-ratelimit-', 'ratelimit-']) {
+    const remaining = Number(firstHeader(headers, `${prefix}remaining`));
+    const reset = Number(firstHeader(headers, `${prefix}reset`));
+    if (firstHeader(headers, `${prefix}remaining`) !== undefined && remaining <= 0 && Number.isFinite(reset)) {
+      return Math.max(0, reset > 1e9 ? reset * 1000 - nowMs : reset * 1000);
+    }
+  }
+  return 0;
+}

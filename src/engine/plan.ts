@@ -1,0 +1,83 @@
+// `plan`: classify every record of a sync without calling the destination or writing state.
+import type { SyncConfig } from '../config/schema.js';
+import { compileMapping } from '../mapping/index.js';
+import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
+import type { Workspace } from './workspace.js';
+
+export interface SyncPlan {
+  sync: string;
+  destination: string;
+  /** Whether every row was read (then `removed` is known). */
+  full: boolean;
+  cursor: { column: string; from: unknown } | null;
+  counts: Record<RecordClass, number>;
+  /** Requests a sync would make now (one per added, changed or retry record). */
+  requests: number;
+  /** The first `show` records that are not unchanged, with their field diffs. */
+  records: PlannedRecord[];
+  /** How many such records were not listed because of `show`. */
+  notShown: number;
+  /** State generation the plan was made against (a saved plan is refused if it moved). */
+  generation: number;
+}
+
+export interface PlanOptions {
+  full?: boolean;
+  /** How many records to list with their diffs (the counts always cover all). */
+  show?: number;
+  /** Receives every sendable record (to save a plan file), in order. */
+  onSendable?: (record: PlannedRecord) => void;
+}
+
+export function emptyCounts(): Record<RecordClass, number> {
+  return Object.fromEntries(RECORD_CLASSES.map((name) => [name, 0])) as Record<RecordClass, number>;
+}
+
+/** Whether a read covers every row (so records it does not return were removed). */
+export function readsEverything(sync: SyncConfig, cursor: unknown): boolean {
+  return !sync.cursor || cursor === null || cursor === undefined;
+}
+
+export async function planSync(workspace: Workspace, sync: SyncConfig, options: PlanOptions = {}): Promise<SyncPlan> {
+  const show = options.show ?? 20;
+  const { state } = workspace;
+  const cursor = options.full ? null : state.getCursor(sync.name);
+  const full = readsEverything(sync, cursor);
+  const plan: SyncPlan = {
+    sync: sync.name,
+    destination: sync.destination,
+    full,
+    cursor: sync.cursor ? { column: sync.cursor, from: cursor } : null,
+    counts: emptyCounts(),
+    requests: 0,
+    records: [],
+    notShown: 0,
+    generation: state.generation(sync.name),
+  };
+  const note = (record: PlannedRecord) => {
+    plan.counts[record.class]++;
+    if (isSendable(record)) {
+      plan.requests++;
+      options.onSendable?.(record);
+    }
+    if (record.class === 'unchanged') return;
+    if (plan.records.length < show) plan.records.push(record);
+    else plan.notShown++;
+  };
+
+  const classifier = new Classifier({
+    sync: sync.name,
+    primaryKey: sync.primaryKey,
+    cursorColumn: sync.cursor,
+    mapper: compileMapping(sync.mapping),
+    connector: workspace.connectorOf(sync),
+    state,
+    startedAt: new Date().toISOString(),
+  });
+  const source = await workspace.source(sync);
+  for await (const rows of source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize })) {
+    for (const record of classifier.classify(rows)) note(record);
+  }
+  if (full) for (const page of classifier.removed()) for (const record of page) note(record);
+  return plan;
+}

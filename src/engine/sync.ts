@@ -1,0 +1,217 @@
+// `sync`: send what changed, commit each confirmation, record the run, and move the cursor only past
+// rows that were all confirmed.
+import type { SyncConfig } from '../config/schema.js';
+import type { SendResult } from '../delivery/destination.js';
+import { compileMapping } from '../mapping/index.js';
+import { Classifier, isSendable, type PlannedRecord } from '../plan/classify.js';
+import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
+import { emptyCounts, readsEverything } from './plan.js';
+import type { Workspace } from './workspace.js';
+
+export interface RunCounts {
+  added: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+  invalid: number;
+  retry: number;
+  /** Confirmed by the destination. */
+  sent: number;
+  /** Refused by the destination (4xx): recorded, due again next run. */
+  rejected: number;
+  /** Still failing after every retry, or unconfirmed: due again next run. */
+  failed: number;
+  /** Read from the source. */
+  read: number;
+}
+
+export interface RunSummary {
+  runId: number;
+  sync: string;
+  outcome: RunOutcome;
+  counts: RunCounts;
+  durationMs: number;
+  /** Why the run stopped or failed. */
+  error?: string;
+  /** A few rejections, for the summary (all are in `backflow rejected`). */
+  rejections: { key: string; reason: string }[];
+}
+
+export interface SyncOptions {
+  full?: boolean;
+  /** Send these planned records instead of reading the source (a saved plan). */
+  planned?: AsyncIterable<PlannedRecord[]>;
+  /** Stops feeding new records; in-flight requests finish and are committed. */
+  signal?: AbortSignal;
+  onProgress?: (counts: RunCounts) => void;
+}
+
+export class SyncStopped extends Error {}
+
+/** Buffers state writes and commits them together once the current burst of answers is in. */
+class Committer {
+  private confirmations: Confirmation[] = [];
+  private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
+  private confirmedKeys: string[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly workspace: Workspace,
+    private readonly sync: string,
+    private readonly runId: number,
+  ) {}
+
+  confirmed(record: PlannedRecord): void {
+    this.confirmations.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload });
+    this.confirmedKeys.push(record.key);
+    this.schedule();
+  }
+
+  issue(issue: Rejection & { class: 'rejected' | 'failed' | 'invalid' }): void {
+    this.issues.push(issue);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const { state } = this.workspace;
+    state.commitConfirmed(this.sync, this.runId, this.confirmations);
+    state.markSeenOk(this.confirmedKeys);
+    state.recordIssues(this.sync, this.runId, this.issues);
+    this.confirmations = [];
+    this.confirmedKeys = [];
+    this.issues = [];
+  }
+}
+
+function compareCursor(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+export async function runSync(workspace: Workspace, sync: SyncConfig, options: SyncOptions = {}): Promise<RunSummary> {
+  const { state } = workspace;
+  const startedAt = Date.now();
+  state.acquireLock(sync.name, null);
+  state.markInterruptedRuns(sync.name);
+  const runId = state.startRun(sync.name, Boolean(options.full));
+  const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
+  const rejections: RunSummary['rejections'] = [];
+  const committer = new Committer(workspace, sync.name, runId);
+  const destination = workspace.destination(sync);
+  let stopReason: string | undefined;
+  let outcome: RunOutcome = 'success';
+  let error: string | undefined;
+
+  const inFlight = new Set<Promise<void>>();
+  // Bound memory: at most two requests' worth per slot are queued behind the gate.
+  const maxQueued = destination.concurrency * 2;
+
+  const settle = (record: PlannedRecord, result: SendResult) => {
+    switch (result.kind) {
+      case 'sent':
+        counts.sent++;
+        committer.confirmed(record);
+        break;
+      case 'stop':
+        stopReason ??= result.reason;
+      // falls through: the record itself was not accepted
+      case 'rejected':
+      case 'failed': {
+        const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
+        counts[kind]++;
+        if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
+        committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
+        break;
+      }
+    }
+    options.onProgress?.(counts);
+  };
+
+  const deliver = async (record: PlannedRecord) => {
+    while (inFlight.size >= maxQueued) await Promise.race(inFlight);
+    if (stopReason || options.signal?.aborted) return;
+    const task = destination
+      .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt })
+      .then((result) => settle(record, result))
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  };
+
+  const handle = async (records: PlannedRecord[]) => {
+    for (const record of records) {
+      counts[record.class]++;
+      if (record.class === 'invalid') {
+        committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
+      }
+      if (isSendable(record)) await deliver(record);
+      if (stopReason || options.signal?.aborted) return false;
+    }
+    options.onProgress?.(counts);
+    return true;
+  };
+
+  const cursor = options.full ? null : state.getCursor(sync.name);
+  try {
+    if (options.planned) {
+      state.resetSeen();
+      for await (const batch of options.planned) {
+        state.addSeen(batch.map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: false })));
+        if (!(await handle(batch))) break;
+      }
+    } else {
+      const classifier = new Classifier({
+        sync: sync.name,
+        primaryKey: sync.primaryKey,
+        cursorColumn: sync.cursor,
+        mapper: compileMapping(sync.mapping),
+        connector: workspace.connectorOf(sync),
+        state,
+        startedAt: new Date(startedAt).toISOString(),
+      });
+      const source = await workspace.source(sync);
+      let complete = true;
+      for await (const rows of source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize })) {
+        counts.read += rows.length;
+        if (!(await handle(classifier.classify(rows)))) {
+          complete = false;
+          break;
+        }
+      }
+      if (complete && readsEverything(sync, cursor)) {
+        for (const page of classifier.removed()) counts.removed += page.length;
+      }
+    }
+    await Promise.all(inFlight);
+    committer.flush();
+
+    if (sync.cursor) {
+      const next = state.safeCursor();
+      if (next !== null && (cursor === null || compareCursor(next, cursor) > 0)) state.setCursor(sync.name, next);
+    }
+    if (stopReason) {
+      outcome = 'stopped';
+      error = `${stopReason}. The sync stopped: the destination refused the credentials or the account. Fix the destination's settings; nothing more will be sent until then.`;
+    } else if (options.signal?.aborted) {
+      outcome = 'interrupted';
+      error = 'stopped by a shutdown request; unsent records go out on the next run';
+    } else if (counts.rejected > 0 || counts.failed > 0) {
+      outcome = 'partial';
+    }
+  } catch (caught) {
+    await Promise.allSettled(inFlight);
+    committer.flush();
+    outcome = 'failed';
+    error = (caught as Error).message;
+  } finally {
+    state.finishRun(runId, outcome, { ...counts }, error);
+    state.releaseLock(sync.name);
+  }
+  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections };
+}

@@ -1,0 +1,120 @@
+// Mapping: turns a source row into a destination payload, following the sync's `mapping` block.
+import type { MappingValue } from '../config/schema.js';
+import type { Row } from '../sources/contract.js';
+import { TransformError, transforms, type TransformName } from './transforms.js';
+
+/** A row that cannot be mapped: names the field and says why. */
+export class MappingError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+export type Mapper = (row: Row) => Record<string, unknown>;
+
+/** Makes warehouse values JSON-plain, so the payload and its fingerprint are stable. */
+function plain(value: unknown): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plain(inner)]));
+  }
+  return value;
+}
+
+/** Reads a column; a dotted name that is not a column reads into a JSON/object column. */
+export function readColumn(row: Row, column: string): unknown {
+  if (column in row) return row[column];
+  const parts = column.split('.');
+  for (let split = parts.length - 1; split > 0; split--) {
+    const head = parts.slice(0, split).join('.');
+    if (!(head in row)) continue;
+    let value: unknown = row[head];
+    for (const part of parts.slice(split)) {
+      if (typeof value === 'string') {
+        try {
+          value = JSON.parse(value);
+        } catch {
+          return undefined;
+        }
+      }
+      if (value === null || typeof value !== 'object') return undefined;
+      value = (value as Record<string, unknown>)[part];
+    }
+    return value;
+  }
+  return undefined;
+}
+
+function renderTemplate(template: string, row: Row): unknown {
+  let anyValue = false;
+  const text = template.replace(/\{\{\s*([^}]+?)\s*\}\}/g, (_, column: string) => {
+    const value = plain(readColumn(row, column));
+    if (value === null || value === undefined) return '';
+    anyValue = true;
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  });
+  // A template whose every placeholder is null is itself null (so onNull applies).
+  return anyValue || !/\{\{/.test(template) ? text : null;
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+/** Columns a mapping reads (for `validate --connect`). */
+export function mappingColumns(mapping: Record<string, MappingValue>): string[] {
+  return Object.values(mapping).flatMap((entry) => {
+    if (typeof entry === 'string') return [entry];
+    if (entry.column) return [entry.column];
+    if (entry.template) return [...entry.template.matchAll(/\{\{\s*([^}]+?)\s*\}\}/g)].map((match) => match[1]);
+    return [];
+  });
+}
+
+/** Compiles a mapping once into a function applied to every row. */
+export function compileMapping(mapping: Record<string, MappingValue>): Mapper {
+  const fields = Object.entries(mapping).map(([target, entry]) => {
+    const spec = typeof entry === 'string' ? { column: entry, onNull: 'omit' as const } : entry;
+    const steps = (spec.transform === undefined ? [] : [spec.transform].flat()) as TransformName[];
+    const read = (row: Row): unknown => {
+      if ('value' in spec) return spec.value;
+      if (spec.template !== undefined) return renderTemplate(spec.template, row);
+      return readColumn(row, spec.column!);
+    };
+    return { target, spec, steps, read };
+  });
+
+  return (row) => {
+    const payload: Record<string, unknown> = {};
+    for (const { target, spec, steps, read } of fields) {
+      let value = plain(read(row));
+      if ((value === null || value === undefined) && spec.default !== undefined) value = spec.default;
+      if (value === null || value === undefined) {
+        if (spec.onNull === 'send') setPath(payload, target, null);
+        continue;
+      }
+      for (const step of steps) {
+        try {
+          value = transforms[step](value);
+        } catch (error) {
+          if (error instanceof TransformError) throw new MappingError(target, `transform ${step}: ${error.message}`);
+          throw error;
+        }
+      }
+      setPath(payload, String(target), value);
+    }
+    return payload;
+  };
+}

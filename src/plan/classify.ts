@@ -1,0 +1,137 @@
+// Classification: each source row becomes a planned record (added, changed, unchanged, invalid,
+// retry), and at the end of a full read, each record sent before but not read is `removed`.
+// Used by both `plan` and `sync`, so what plan shows is what sync does.
+import type { z } from 'zod';
+import type { Connector } from '../../connectors/contract.js';
+import { MappingError, type Mapper } from '../mapping/index.js';
+import type { Row } from '../sources/contract.js';
+import type { StateStore, StoredRejection } from '../state/store.js';
+import { diffPayloads, type FieldChange } from './diff.js';
+import { fingerprint } from './fingerprint.js';
+
+export type RecordClass = 'added' | 'changed' | 'unchanged' | 'removed' | 'invalid' | 'retry';
+export const RECORD_CLASSES: readonly RecordClass[] = ['added', 'changed', 'unchanged', 'removed', 'invalid', 'retry'];
+
+export interface PlannedRecord {
+  key: string;
+  class: RecordClass;
+  /** The payload that would be sent (valid records). */
+  payload?: unknown;
+  fingerprint?: string;
+  /** Field changes against the last confirmed payload (changed, retry of a changed record). */
+  changes?: FieldChange[];
+  /** Why the record is invalid, or the earlier rejection being retried. */
+  reason?: string;
+  /** The row's cursor column value (incremental syncs). */
+  cursor?: unknown;
+  /** When this version was first seen (for destinations that want the time of the change). */
+  changedAt: string;
+}
+
+const NULL_KEY = '(null)';
+
+export function isSendable(record: PlannedRecord): boolean {
+  return record.class === 'added' || record.class === 'changed' || record.class === 'retry';
+}
+
+/** Cursor values as SQLite can compare and JSON can store: dates become ISO text. */
+export function cursorValue(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  return value ?? null;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message.replace(/^Invalid input: /, '')}`)
+    .join('; ');
+}
+
+export interface ClassifierOptions {
+  sync: string;
+  primaryKey: string;
+  cursorColumn?: string;
+  mapper: Mapper;
+  connector: Connector;
+  state: StateStore;
+  startedAt: string;
+}
+
+export class Classifier {
+  constructor(private readonly options: ClassifierOptions) {
+    options.state.resetSeen();
+  }
+
+  /** Classifies one batch of rows, in order. */
+  classify(rows: Row[]): PlannedRecord[] {
+    const { primaryKey, cursorColumn, mapper, connector, state, sync, startedAt } = this.options;
+    const planned: PlannedRecord[] = [];
+    for (const row of rows) {
+      const rawKey = row[primaryKey];
+      const cursor = cursorColumn ? cursorValue(row[cursorColumn]) : undefined;
+      if (rawKey === null || rawKey === undefined || rawKey === '') {
+        planned.push({ key: NULL_KEY, class: 'invalid', reason: `primary key column "${primaryKey}" is null or missing in this row`, cursor, changedAt: startedAt });
+        continue;
+      }
+      const key = rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
+      try {
+        const parsed = connector.payload.safeParse(mapper(row));
+        if (!parsed.success) {
+          planned.push({ key, class: 'invalid', reason: describeIssues(parsed.error), cursor, changedAt: startedAt });
+          continue;
+        }
+        planned.push({ key, class: 'added', payload: parsed.data, fingerprint: fingerprint(parsed.data), cursor, changedAt: startedAt });
+      } catch (error) {
+        if (!(error instanceof MappingError)) throw error;
+        planned.push({ key, class: 'invalid', reason: error.message, cursor, changedAt: startedAt });
+      }
+    }
+
+    // The same key twice in one read: only the first row counts; the others are invalid.
+    const keyed = planned.filter((record) => record.key !== NULL_KEY);
+    const isNew = state.addSeen(keyed.map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: record.class === 'invalid' })));
+    keyed.forEach((record, index) => {
+      if (isNew[index]) return;
+      Object.assign(record, {
+        class: 'invalid',
+        reason: `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`,
+        payload: undefined,
+      });
+    });
+
+    const valid = planned.filter((record) => record.class === 'added');
+    const { records, rejections } = state.lookup(sync, valid.map((record) => record.key));
+    const unchanged: string[] = [];
+    for (const record of valid) {
+      const previous = records.get(record.key);
+      const rejection: StoredRejection | undefined = rejections.get(record.key);
+      if (previous && previous.fingerprint === record.fingerprint) {
+        record.class = 'unchanged';
+        unchanged.push(record.key);
+        continue;
+      }
+      if (previous) record.changes = diffPayloads(JSON.parse(previous.payload), record.payload);
+      if (rejection) {
+        record.class = 'retry';
+        record.reason = rejection.reason;
+        if (rejection.fingerprint === record.fingerprint) record.changedAt = rejection.first_at;
+      } else {
+        record.class = previous ? 'changed' : 'added';
+      }
+    }
+    state.markSeenOk(unchanged);
+    return planned;
+  }
+
+  /** After a full read: records confirmed earlier that the query no longer returns, a page at a time. */
+  *removed(): Generator<PlannedRecord[]> {
+    const { state, sync, startedAt } = this.options;
+    let after = '';
+    for (;;) {
+      const page = state.unseenKeys(sync, after, 1000);
+      if (page.length === 0) return;
+      after = page[page.length - 1].key;
+      yield page.map((row) => ({ key: row.key, class: 'removed', fingerprint: row.fingerprint, changedAt: startedAt }));
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// Saved plans (`plan --out FILE`, `sync --plan FILE`): JSON lines, a header then one line per record
+// to send, written as the plan streams so a large plan never sits in memory.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type { Config } from '../config/schema.js';
+import { redact } from '../redact.js';
+import type { PlannedRecord } from './classify.js';
+import { canonicalJson } from './fingerprint.js';
+
+export const PLAN_FORMAT = 'backflow-plan/1';
+
+export interface PlanHeader {
+  format: typeof PLAN_FORMAT;
+  createdAt: string;
+  /** Hash of the config (secrets redacted first): a saved plan is refused once the config changed. */
+  configHash: string;
+  /** State generation per planned sync at plan time. */
+  generations: Record<string, number>;
+}
+
+export interface PlanLine {
+  sync: string;
+  record: PlannedRecord;
+}
+
+export function configHash(config: Config): string {
+  return createHash('sha256').update(redact(canonicalJson(config))).digest('hex');
+}
+
+export class PlanFileWriter {
+  private readonly fd: number;
+
+  constructor(
+    readonly file: string,
+    header: PlanHeader,
+  ) {
+    this.fd = fs.openSync(file, 'w', 0o600);
+    this.line(header);
+  }
+
+  private line(value: unknown): void {
+    fs.writeSync(this.fd, `${redact(JSON.stringify(value))}\n`);
+  }
+
+  add(sync: string, record: PlannedRecord): void {
+    const { key, class: kind, payload, fingerprint, cursor, changedAt } = record;
+    this.line({ sync, record: { key, class: kind, payload, fingerprint, cursor, changedAt } });
+  }
+
+  /** Rewrites nothing: generations are known up front; closing makes the file complete. */
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+export class PlanFileError extends Error {}
+
+export async function readPlanHeader(file: string): Promise<PlanHeader> {
+  for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
+    let header: PlanHeader;
+    try {
+      header = JSON.parse(line) as PlanHeader;
+    } catch {
+      throw new PlanFileError(`${file}:1: not a Backflow plan file (the first line is not JSON)`);
+    }
+    if (header.format !== PLAN_FORMAT) throw new PlanFileError(`${file}:1: not a Backflow plan file (expected format ${PLAN_FORMAT})`);
+    return header;
+  }
+  throw new PlanFileError(`${file}: empty file, not a Backflow plan`);
+}
+
+/** Streams the records of one sync from a plan file, in batches. */
+export async function* readPlanRecords(file: string, sync: string, batchSize = 500): AsyncGenerator<PlannedRecord[]> {
+  let batch: PlannedRecord[] = [];
+  let lineNumber = 0;
+  for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
+    lineNumber++;
+    if (lineNumber === 1 || line.trim() === '') continue;
+    let entry: PlanLine;
+    try {
+      entry = JSON.parse(line) as PlanLine;
+    } catch {
+      throw new PlanFileError(`${file}:${lineNumber}: damaged plan line (not JSON); make the plan again`);
+    }
+    if (entry.sync !== sync) continue;
+    batch.push(entry.record);
+    if (batch.length >= batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

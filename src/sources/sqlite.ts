@@ -1,0 +1,49 @@
+// SQLite source: a database file opened read-only; rows stream from a statement iterator.
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { z } from 'zod';
+import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
+import { bindsCursor, emptyQuery, incrementalQuery } from './sql.js';
+
+const settings = z.strictObject({
+  path: z.string().min(1).describe('Path of the SQLite database file, relative to the config file.'),
+});
+
+function cursorParams(statementSql: string, request: ReadRequest): Record<string, unknown> {
+  return bindsCursor(statementSql) ? { cursor: request.cursor ?? null } : {};
+}
+
+export const sqliteSource: SourceType<typeof settings> = {
+  type: 'sqlite',
+  title: 'SQLite database file (opened read-only)',
+  settings,
+  needsQuery: true,
+  secrets: [],
+  async open(config, { configDir }): Promise<SourceReader> {
+    const file = path.resolve(configDir, config.path);
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('query_only = true');
+    return {
+      async *read(request) {
+        const sql = incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor);
+        const statement = db.prepare(sql);
+        let batch: Row[] = [];
+        for (const row of statement.iterate(cursorParams(sql, request)) as Iterable<Row>) {
+          batch.push(row);
+          if (batch.length >= request.batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length > 0) yield batch;
+      },
+      async columns(request) {
+        const sql = emptyQuery(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor));
+        return db.prepare(sql).columns().map((column) => column.name);
+      },
+      async close() {
+        db.close();
+      },
+    };
+  },
+};

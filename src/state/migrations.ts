@@ -1,0 +1,71 @@
+// Versioned schema of the state file. PRAGMA user_version holds the number of migrations applied;
+// a migration is never edited once released: add a new one.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: records last confirmed per (sync, key), rejections due again, runs, cursors, locks.
+  `
+  create table records (
+    sync text not null,
+    key text not null,
+    fingerprint text not null,
+    payload text not null,
+    sent_at text not null,
+    run_id integer,
+    primary key (sync, key)
+  ) without rowid;
+
+  create table rejections (
+    sync text not null,
+    key text not null,
+    fingerprint text not null,
+    status integer,
+    reason text not null,
+    attempts integer not null default 1,
+    first_at text not null,
+    last_at text not null,
+    run_id integer,
+    primary key (sync, key)
+  ) without rowid;
+
+  create table runs (
+    id integer primary key,
+    sync text not null,
+    started_at text not null,
+    ended_at text,
+    outcome text not null default 'running',
+    full integer not null default 0,
+    counts text not null default '{}',
+    error text,
+    pid integer
+  );
+  create index runs_by_sync on runs (sync, id);
+
+  create table run_issues (
+    run_id integer not null,
+    key text not null,
+    class text not null,
+    status integer,
+    reason text not null
+  );
+  create index run_issues_by_run on run_issues (run_id);
+
+  create table cursors (
+    sync text primary key,
+    value text not null,
+    updated_at text not null
+  );
+
+  create table locks (
+    sync text primary key,
+    pid integer not null,
+    host text not null,
+    run_id integer,
+    acquired_at text not null
+  );
+
+  create table generations (
+    sync text primary key,
+    generation integer not null
+  );
+  `,
+];

@@ -1,0 +1,153 @@
+// The base of every destination emulator: a real HTTP server on 127.0.0.1 that records what it
+// received, measures request rates, and can inject faults (latency, 429, 5xx, hangs, dropped
+// connections, malformed bodies) so tests exercise the engine exactly as a vendor outage would.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedRequest {
+  at: number;
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed JSON body, or the raw text when it was not JSON. */
+  body: unknown;
+  rawBody: Buffer;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Fault =
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: 'hang' } // never answers; the client must time out
+  | { kind: 'drop' } // closes the connection without an answer
+  | { kind: 'malformed' }; // 200 with a body that is not the documented JSON
+
+interface ScheduledFault {
+  fault: Fault;
+  remaining: number;
+  /** Only requests this predicate accepts get the fault (e.g. one record key). */
+  when?: (request: ReceivedRequest) => boolean;
+}
+
+export type Handler = (request: ReceivedRequest) => Reply | Promise<Reply>;
+
+export class HttpEmulator {
+  readonly received: ReceivedRequest[] = [];
+  /** Requests accepted (handler answered 2xx). */
+  accepted = 0;
+  latencyMs = 0;
+  private faults: ScheduledFault[] = [];
+  private server?: http.Server;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private inFlight = 0;
+  maxInFlight = 0;
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly options: { maxBodyBytes?: number } = {},
+  ) {}
+
+  /** Starts on a free port of 127.0.0.1 and returns the base URL. */
+  async start(port = 0): Promise<string> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server!.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Applies `fault` to the next `times` requests (that `when` accepts). */
+  inject(fault: Fault, times = 1, when?: (request: ReceivedRequest) => boolean): void {
+    this.faults.push({ fault, remaining: times, when });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** The most requests that arrived within any window of `windowMs` (sliding). */
+  maxInWindow(windowMs: number): number {
+    const times = this.received.map((request) => request.at).sort((a, b) => a - b);
+    let best = 0;
+    let start = 0;
+    for (let end = 0; end < times.length; end++) {
+      while (times[end] - times[start] >= windowMs) start++;
+      best = Math.max(best, end - start + 1);
+    }
+    return best;
+  }
+
+  private takeFault(request: ReceivedRequest): Fault | undefined {
+    const scheduled = this.faults.find((entry) => entry.remaining > 0 && (!entry.when || entry.when(request)));
+    if (!scheduled) return undefined;
+    scheduled.remaining--;
+    return scheduled.fault;
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      chunks.push(chunk as Buffer);
+    }
+    const rawBody = Buffer.concat(chunks);
+    let body: unknown = rawBody.toString('utf8');
+    try {
+      body = JSON.parse(body as string);
+    } catch {
+      // Left as text: the handler decides whether that is a 400.
+    }
+    const request: ReceivedRequest = { at: Date.now(), method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, rawBody };
+    this.received.push(request);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      if (this.options.maxBodyBytes && size > this.options.maxBodyBytes) {
+        return send(res, { status: 413, body: { message: 'payload too large' } });
+      }
+      const fault = this.takeFault(request);
+      if (fault?.kind === 'hang') return; // the socket stays open until the client gives up
+      if (fault?.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault?.kind === 'malformed') return send(res, { status: 200, body: '<html>upstream proxy error</html>', headers: { 'content-type': 'text/html' } });
+      if (fault?.kind === 'status') return send(res, fault);
+      const reply = await this.handler(request);
+      if (reply.status >= 200 && reply.status < 300) this.accepted++;
+      send(res, reply);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  const text = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
+  res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+  res.end(text);
+}
+
+/** Reads a header the way a server does (Node lower-cases names). */
+export function headerOf(request: ReceivedRequest, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
