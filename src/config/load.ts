@@ -109,7 +109,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   });
 
   const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   // A value that already failed interpolation needs no second message from the schema.
   const reported = new Set(issues.map((issue) => issue.path));
   if (!parsed.success) {

@@ -11,7 +11,9 @@ export type SendResult =
   | { kind: 'sent'; status: number; attempts: number }
   | { kind: 'rejected'; status: number; reason: string; attempts: number }
   | { kind: 'failed'; status: number | null; reason: string; attempts: number }
-  | { kind: 'stop'; status: number; reason: string; attempts: number };
+  | { kind: 'stop'; status: number; reason: string; attempts: number }
+  /** Never attempted: the run stopped while the record waited for a free slot. */
+  | { kind: 'skipped' };
 
 /** Counters the daemon's metrics and the run summary read. */
 export interface DeliveryObserver {
@@ -108,11 +110,15 @@ export class Destination {
     return this.gate.limit;
   }
 
-  /** Sends one payload (waiting for a free slot and the rate limiter) and says what became of it. */
-  async send(payload: unknown, context: SendContext): Promise<SendResult> {
+  /**
+   * Sends one payload (waiting for a free slot and the rate limiter) and says what became of it.
+   * Once `signal` is aborted, a payload still waiting for a slot is skipped, never sent.
+   */
+  async send(payload: unknown, context: SendContext, signal?: AbortSignal): Promise<SendResult> {
     await this.gate.enter();
     let attempts = 0;
     try {
+      if (signal?.aborted) return { kind: 'skipped' };
       const request = this.options.connector.request(this.settings, payload, context);
       const response = await this.client(request.url, {
         method: request.method,

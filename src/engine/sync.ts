@@ -112,6 +112,12 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   const inFlight = new Set<Promise<void>>();
   // Bound memory: at most two requests' worth per slot are queued behind the gate.
   const maxQueued = destination.concurrency * 2;
+  // Aborted when the run must stop feeding (a stop outcome, or the caller's signal), so records
+  // still queued behind the destination's gate are never sent.
+  const halt = new AbortController();
+  const stopped = () => halt.signal.aborted;
+  options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
+  if (options.signal?.aborted) halt.abort();
 
   const settle = (record: PlannedRecord, result: SendResult) => {
     switch (result.kind) {
@@ -119,8 +125,11 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         counts.sent++;
         committer.confirmed(record);
         break;
+      case 'skipped':
+        return;
       case 'stop':
         stopReason ??= result.reason;
+        halt.abort();
       // falls through: the record itself was not accepted
       case 'rejected':
       case 'failed': {
@@ -136,9 +145,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   const deliver = async (record: PlannedRecord) => {
     while (inFlight.size >= maxQueued) await Promise.race(inFlight);
-    if (stopReason || options.signal?.aborted) return;
+    if (stopped()) return;
     const task = destination
-      .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt })
+      .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt }, halt.signal)
       .then((result) => settle(record, result))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -151,7 +160,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
-      if (stopReason || options.signal?.aborted) return false;
+      if (stopped()) return false;
     }
     options.onProgress?.(counts);
     return true;

@@ -103,3 +103,44 @@ export function users(count: number, start = 1): Row[] {
     return { id, name: `User ${id}`, email: `user${id}@example.com`, country: ['ng', 'us', 'gb'][id % 3], plan: id % 2 ? 'free' : 'pro', updated_at: `2026-01-01T00:00:${String(id % 60).padStart(2, '0')}Z` };
   });
 }
+
+/** A config with one sync to a GamifyHost destination; parts can be replaced per test. */
+export function gamifyConfig(options: {
+  url: string;
+  source?: string;
+  query?: string;
+  syncExtra?: string;
+  destinationExtra?: string;
+  mapping?: string;
+}): string {
+  return `version: 1
+state: { path: ./state.db }
+sources:
+  warehouse: ${options.source ?? '{ type: sqlite, path: ./warehouse.db }'}
+destinations:
+  gamify:
+    type: gamifyhost
+    apiKey: \${GAMIFY_KEY:-pk_test_secret_key_123}
+    baseUrl: ${options.url}
+    rateLimit: { requestsPerSecond: 500 }
+    retry: { attempts: 3, baseDelayMs: 10, maxDelaySeconds: 5 }
+    timeoutSeconds: 2
+${options.destinationExtra ?? ''}
+syncs:
+  - name: users
+    source: warehouse
+    query: ${options.query ?? 'select * from users'}
+    primaryKey: id
+    destination: gamify
+${options.syncExtra ?? ''}
+    mapping:
+${
+  options.mapping ??
+  `      externalId: id
+      displayName: name
+      email: email
+      country: { column: country, transform: upper }
+      tags.plan: plan`
+}
+`;
+}
