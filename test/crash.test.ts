@@ -1,0 +1,65 @@
+// A sync killed with SIGKILL mid-run loses nothing: the next run sends what was not confirmed,
+// and the state ends up matching exactly what the destination holds.
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { gamifyConfig, runCli, spawnCli, sqliteTable, tempDir, users, writeFile } from './helpers/index.js';
+
+const COUNT = 300;
+
+describe('a sync killed with SIGKILL', () => {
+  let dir: string;
+  let emulator: GamifyHostEmulator;
+  let config: string;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
+    await emulator.start();
+    emulator.latencyMs = 15;
+    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(COUNT));
+    config = writeFile(dir, 'backflow.yaml', gamifyConfig({ url: emulator.url }));
+  });
+  afterEach(() => emulator.stop());
+
+  it('is completed by the next run, with every record delivered and state matching the destination', async () => {
+    const child = spawnCli(['--config', config, 'sync']);
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (emulator.received.length >= COUNT / 3) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 2);
+    });
+    expect(await closed).toBe('SIGKILL');
+    const receivedAtKill = emulator.received.length;
+    expect(receivedAtKill).toBeLessThan(COUNT);
+
+    const rerun = await runCli(['--config', config, 'sync']);
+    expect(rerun.code).toBe(0);
+
+    // Every record reached the destination…
+    const keys = [...new Set(emulator.sentBodies.map((body) => body.externalId as string))];
+    expect(keys).toHaveLength(COUNT);
+    // …and re-sends are limited to what was in flight at the kill (concurrency 4, one commit burst).
+    expect(emulator.received.length - COUNT).toBeLessThanOrEqual(8);
+
+    // The state holds, for every record, exactly the payload the destination last received.
+    const lastBody = new Map(emulator.sentBodies.map((body) => [body.externalId as string, body]));
+    const state = new Database(path.join(dir, 'state.db'), { readonly: true });
+    const rows = state.prepare("select key, payload from records where sync = 'users'").all() as { key: string; payload: string }[];
+    const runs = state.prepare('select outcome from runs order by id').all() as { outcome: string }[];
+    state.close();
+    expect(rows).toHaveLength(COUNT);
+    for (const row of rows) expect(JSON.parse(row.payload)).toEqual(lastBody.get(row.key));
+    // The killed run is recorded as interrupted, the rerun as a success.
+    expect(runs.map((run) => run.outcome)).toEqual(['interrupted', 'success']);
+
+    const plan = await runCli(['--config', config, 'plan']);
+    expect(plan.code).toBe(0);
+  });
+});
