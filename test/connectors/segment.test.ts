@@ -121,6 +121,16 @@ describe('syncing a warehouse to Segment', () => {
     expect(emulator.duplicates).toBe(0);
   });
 
+  it('waits out a 429 for its Retry-After, then delivers everything', async () => {
+    emulator.inject({ kind: 'status', status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } }, 1);
+    const result = await cli('sync');
+    expect(result.code).toBe(0);
+    expect(emulator.identifies).toHaveLength(25);
+    const [limited, retried] = emulator.received.filter((request) => JSON.stringify(request.body).includes('"userId":"1"'));
+    expect(retried.at - limited.at).toBeGreaterThanOrEqual(950);
+    expect(retried.headers['x-retry-count']).toBe('1');
+  });
+
   it('holds back a record whose message would exceed 32 KB as invalid, and sends the rest', async () => {
     sqliteExec(path.join(dir, 'warehouse.db'), `update users set name = '${'x'.repeat(40_000)}' where id = 5`);
     const result = await cli('sync');
@@ -186,6 +196,34 @@ describe('committing only what Segment confirmed', () => {
   });
 });
 
+describe('a batch Segment refuses with 400', () => {
+  it('rejects the records of that batch with the reason, commits the rest, and sends them again next run', async () => {
+    const emulator = new SegmentEmulator([WRITE_KEY]);
+    const host = await emulator.start();
+    try {
+      const dir = tempDir();
+      sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(20));
+      const workspace = workspaceFor(CONFIG, dir, { SEGMENT_WRITE_KEY: WRITE_KEY, SEGMENT_HOST: host });
+      const sync = workspace.syncNamed('users-to-segment');
+      emulator.inject({ kind: 'status', status: 400, body: { error: 'Bad Request' } }, 1);
+
+      const first = await runSync(workspace, sync);
+      const refused = (emulator.received[0].body as { batch: { userId: string }[] }).batch.map((message) => message.userId).sort();
+      expect(emulator.received).toHaveLength(2); // a 400 is never retried by analytics-node
+      expect(first.outcome).toBe('partial');
+      expect(first.counts).toMatchObject({ rejected: refused.length, sent: 20 - refused.length, failed: 0 });
+      expect(first.rejections[0].reason).toBe('Segment answered HTTP 400 Bad Request: the batch holding this record was refused (malformed, or over 500 KB)');
+      expect([...workspace.state.lookup(sync.name, refused).rejections.values()].map((rejection) => rejection.status)).toEqual(refused.map(() => 400));
+
+      const second = await runSync(workspace, sync);
+      expect(second.counts).toMatchObject({ retry: refused.length, sent: refused.length });
+      expect(emulator.identifies).toHaveLength(20);
+    } finally {
+      await emulator.stop();
+    }
+  });
+});
+
 describe('the Segment emulator', () => {
   let emulator: SegmentEmulator;
   let url: string;
@@ -196,7 +234,7 @@ describe('the Segment emulator', () => {
   afterEach(() => emulator.stop());
 
   const post = (pathname: string, body: Buffer | string, headers: Record<string, string> = {}) =>
-    fetch(`${url}${pathname}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    fetch(`${url}${pathname}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': 'application/json', ...headers } });
   const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
   it('accepts a gzip batch with the write key as the Basic auth user, and drops bad messages one by one', async () => {
