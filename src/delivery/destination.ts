@@ -18,8 +18,10 @@ import type { DestinationConfig } from '../config/schema.js';
 import { Gate } from './gate.js';
 import { pauseFromHeaders, RateLimiter } from './rate-limiter.js';
 
-/** What happened to one record, after every retry got made. */
-/** `status` is null when no HTTP answer is known (a connection error, or a client that does not say). */
+/**
+ * What happened to one record, after every retry got (or the vendor client) made. `status` is null
+ * when no HTTP answer is known (a connection error, or a client that does not say).
+ */
 export type SendResult =
   | { kind: 'sent'; status: number | null; attempts: number }
   | { kind: 'rejected'; status: number | null; reason: string; attempts: number }
@@ -179,7 +181,8 @@ export class Destination {
     await this.limiter.take();
     this.sender ??= connector.createSender(this.settings, this.senderOptions());
     const outcome = await this.sender.send(payload, context);
-    // The client retried by itself: a `retry` that comes back is final for this run.
+    // The client retried by itself: a `retry` that comes back is final for this run. It does not say
+    // how many attempts a call took, so attempts counts our one hand-over.
     return outcome.kind === 'retry'
       ? { kind: 'failed', status: outcome.status ?? null, reason: outcome.reason, attempts: 1 }
       : this.settle(outcome, outcome.status ?? null, 1);
