@@ -50,14 +50,7 @@ export interface ConnectorDefaults {
   mapping: Record<string, string>;
 }
 
-/**
- * A destination. `settings` is the connector-specific part of `destinations.<name>` in the config
- * (type, rateLimit, concurrency, timeouts and retry are common and handled by the engine).
- */
-export interface Connector<
-  Settings extends z.ZodObject = z.ZodObject,
-  Payload extends z.ZodType = z.ZodType,
-> {
+interface ConnectorBase<Settings extends z.ZodObject, Payload extends z.ZodType> {
   type: string;
   /** One line for docs and `validate`. */
   title: string;
@@ -69,8 +62,60 @@ export interface Connector<
   defaults: ConnectorDefaults;
   /** The primary key field inside the payload, shown in messages. */
   keyField: string;
+}
+
+/** A destination the engine reaches over HTTP itself (got): the connector only describes requests. */
+export interface HttpConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType>
+  extends ConnectorBase<Settings, Payload> {
   request(settings: z.infer<Settings>, payload: z.infer<Payload>, context: SendContext): HttpRequest;
   interpret(response: HttpResponse): Outcome;
+}
+
+/** What the engine tells a vendor client so it follows the destination's config. */
+export interface SenderOptions {
+  /**
+   * Records the engine keeps in flight at once (its concurrency gate). A batching client must send a
+   * batch at or below this size: a larger one would wait for records the gate holds back.
+   */
+  concurrency: number;
+  /** Time limit for one HTTP attempt (destinations.<name>.timeoutSeconds). */
+  timeoutMs: number;
+  /** destinations.<name>.retry: the client's own retries follow it. */
+  retry: { attempts: number; maxDelayMs: number };
+  /** Called with every HTTP answer the client gets, so the engine counts it and honours rate-limit headers. */
+  onResponse(status: number, headers: Record<string, string | string[] | undefined>): void;
+}
+
+/** An outcome from a vendor client, with the HTTP status when the client tells it. */
+export type SenderOutcome = Outcome & { status?: number };
+
+/** A vendor client that owns its HTTP, retries and batching (e.g. @segment/analytics-node). */
+export interface Sender<Payload> {
+  /**
+   * Resolves only once the destination confirmed or refused this record; never rejects. `retry`
+   * here means the client already retried and gave up: the record is failed and due next run.
+   */
+  send(payload: Payload, context: SendContext): Promise<SenderOutcome>;
+  /** Sends whatever is still queued, waits for its answers, and releases the client. */
+  close(): Promise<void>;
+}
+
+/** A destination reached through the vendor's own client: the engine still gates, paces and records. */
+export interface ClientConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType>
+  extends ConnectorBase<Settings, Payload> {
+  createSender(settings: z.infer<Settings>, options: SenderOptions): Sender<z.infer<Payload>>;
+}
+
+/**
+ * A destination. `settings` is the connector-specific part of `destinations.<name>` in the config
+ * (type, rateLimit, concurrency, timeouts and retry are common and handled by the engine).
+ */
+export type Connector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType> =
+  | HttpConnector<Settings, Payload>
+  | ClientConnector<Settings, Payload>;
+
+export function isClientConnector(connector: Connector): connector is ClientConnector {
+  return 'createSender' in connector;
 }
 
 /** Helper so each connector file gets full type inference without repeating its types. */

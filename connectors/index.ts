@@ -1,9 +1,11 @@
 // The registry of destination connectors, keyed by the `type` used in the config.
 import type { Connector } from './contract.js';
 import { gamifyhost } from './gamifyhost/index.js';
+import { segment } from './segment/index.js';
 
 export const connectors = {
   gamifyhost,
+  segment,
 } as const satisfies Record<string, Connector<any, any>>;
 
 export type ConnectorType = keyof typeof connectors;

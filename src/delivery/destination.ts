@@ -1,17 +1,32 @@
 // Sends records to one destination: the single HTTP client setup, retry policy and pacing in Backflow.
 // got does the retrying and timeouts; the connector's `interpret` decides what each answer means.
+// A connector with a vendor client (createSender) sends through that client instead, behind the same
+// concurrency gate and rate limiter, and its outcomes are settled the same way.
 import got, { HTTPError, RequestError, type Got, type Response } from 'got';
-import type { Connector, HttpResponse, Outcome, SendContext } from '../../connectors/contract.js';
+import {
+  isClientConnector,
+  type ClientConnector,
+  type Connector,
+  type HttpConnector,
+  type HttpResponse,
+  type Outcome,
+  type Sender,
+  type SendContext,
+  type SenderOptions,
+} from '../../connectors/contract.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { Gate } from './gate.js';
 import { pauseFromHeaders, RateLimiter } from './rate-limiter.js';
 
-/** What happened to one record, after every retry got made. */
+/**
+ * What happened to one record, after every retry got (or the vendor client) made. `status` is null
+ * when no HTTP answer is known (a connection error, or a client that does not say).
+ */
 export type SendResult =
-  | { kind: 'sent'; status: number; attempts: number }
-  | { kind: 'rejected'; status: number; reason: string; attempts: number }
+  | { kind: 'sent'; status: number | null; attempts: number }
+  | { kind: 'rejected'; status: number | null; reason: string; attempts: number }
   | { kind: 'failed'; status: number | null; reason: string; attempts: number }
-  | { kind: 'stop'; status: number; reason: string; attempts: number }
+  | { kind: 'stop'; status: number | null; reason: string; attempts: number }
   /** Never attempted: the run stopped while the record waited for a free slot. */
   | { kind: 'skipped' };
 
@@ -45,18 +60,26 @@ function toHttpResponse(response: Response<string>): HttpResponse {
 export class Destination {
   readonly limiter: RateLimiter;
   readonly gate: Gate;
-  private readonly client: Got;
+  /** The got client of an HTTP connector (undefined for a client connector). */
+  private readonly client?: Got;
+  /** The vendor client of a client connector, created on first use and dropped by close(). */
+  private sender?: Sender<unknown>;
   private readonly settings: Record<string, unknown>;
 
   constructor(private readonly options: DestinationOptions) {
-    const { connector, config, name, observer } = options;
+    const { connector, config } = options;
     this.limiter = new RateLimiter(config.rateLimit?.requestsPerSecond ?? connector.defaults.requestsPerSecond);
     this.gate = new Gate(config.concurrency ?? connector.defaults.concurrency);
     this.settings = connector.settings.parse(Object.fromEntries(Object.entries(config).filter(([key]) => key in connector.settings.shape)));
+    if (!isClientConnector(connector)) this.client = this.httpClient(connector);
+  }
+
+  private httpClient(connector: HttpConnector): Got {
+    const { config, name, observer } = this.options;
     const maxDelayMs = config.retry.maxDelaySeconds * 1000;
     const limiter = this.limiter;
 
-    this.client = got.extend({
+    return got.extend({
       timeout: { request: config.timeoutSeconds * 1000 },
       responseType: 'text',
       throwHttpErrors: true,
@@ -115,33 +138,78 @@ export class Destination {
    * Once `signal` is aborted, a payload still waiting for a slot is skipped, never sent.
    */
   async send(payload: unknown, context: SendContext, signal?: AbortSignal): Promise<SendResult> {
+    const { connector } = this.options;
     await this.gate.enter();
-    let attempts = 0;
     try {
       if (signal?.aborted) return { kind: 'skipped' };
-      const request = this.options.connector.request(this.settings, payload, context);
-      const response = await this.client(request.url, {
-        method: request.method,
-        headers: request.headers,
-        json: request.json,
-        hooks: { beforeRequest: [() => void attempts++] },
-      });
-      return this.settle(this.options.connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
-    } catch (error) {
-      if (error instanceof HTTPError) {
-        const response = error.response as Response<string>;
-        return this.settle(this.options.connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
-      }
-      if (error instanceof RequestError) {
-        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attempts} attempts)`, attempts };
-      }
-      throw error;
+      return isClientConnector(connector) ? await this.sendThroughClient(connector, payload, context) : await this.sendOverHttp(connector, payload, context);
     } finally {
       this.gate.leave();
     }
   }
 
-  private settle(outcome: Outcome, status: number, attempts: number): SendResult {
+  /**
+   * Releases a vendor client after sending what it still holds. New sends get a fresh client, so
+   * this is safe while another sync uses the destination: its records already handed to the old
+   * client are flushed and answered by this close.
+   */
+  async close(): Promise<void> {
+    const sender = this.sender;
+    this.sender = undefined;
+    await sender?.close();
+  }
+
+  private async sendOverHttp(connector: HttpConnector, payload: unknown, context: SendContext): Promise<SendResult> {
+    let attempts = 0;
+    try {
+      const request = connector.request(this.settings, payload, context);
+      const response = await this.client!(request.url, {
+        method: request.method,
+        headers: request.headers,
+        json: request.json,
+        hooks: { beforeRequest: [() => void attempts++] },
+      });
+      return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+    } catch (error) {
+      if (error instanceof HTTPError) {
+        const response = error.response as Response<string>;
+        return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+      }
+      if (error instanceof RequestError) {
+        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attempts} attempts)`, attempts };
+      }
+      throw error;
+    }
+  }
+
+  /** The rate limiter paces records here (one per call): the client's batching is its own business. */
+  private async sendThroughClient(connector: ClientConnector, payload: unknown, context: SendContext): Promise<SendResult> {
+    await this.limiter.take();
+    this.sender ??= connector.createSender(this.settings, this.senderOptions());
+    const outcome = await this.sender.send(payload, context);
+    // The client retried by itself: a `retry` that comes back is final for this run. It does not say
+    // how many attempts a call took, so attempts counts our one hand-over.
+    return outcome.kind === 'retry'
+      ? { kind: 'failed', status: outcome.status ?? null, reason: outcome.reason, attempts: 1 }
+      : this.settle(outcome, outcome.status ?? null, 1);
+  }
+
+  private senderOptions(): SenderOptions {
+    const { config, name, observer } = this.options;
+    const maxDelayMs = config.retry.maxDelaySeconds * 1000;
+    return {
+      concurrency: this.gate.limit,
+      timeoutMs: config.timeoutSeconds * 1000,
+      retry: { attempts: config.retry.attempts, maxDelayMs },
+      onResponse: (status, headers) => {
+        observer?.response?.(name, status);
+        const pause = pauseFromHeaders(headers);
+        if (pause > 0) this.limiter.pauseUntil(Date.now() + Math.min(pause, maxDelayMs));
+      },
+    };
+  }
+
+  private settle(outcome: Outcome, status: number | null, attempts: number): SendResult {
     switch (outcome.kind) {
       case 'sent':
         return { kind: 'sent', status, attempts };

@@ -198,6 +198,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       }
     }
     await Promise.all(inFlight);
+    // A batching vendor client holds nothing now (each send waited for its answer); closing it
+    // releases its timers and sockets, and would flush anything left before the run is recorded.
+    await destination.close();
     committer.flush();
 
     if (sync.cursor) {
@@ -215,6 +218,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
   } catch (caught) {
     await Promise.allSettled(inFlight);
+    await destination.close().catch(() => undefined);
     committer.flush();
     outcome = 'failed';
     error = (caught as Error).message;

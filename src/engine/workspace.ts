@@ -66,6 +66,7 @@ export class Workspace {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.destinations.values()].map((destination) => destination.close()));
     const readers = await Promise.allSettled(this.sources.values());
     for (const reader of readers) if (reader.status === 'fulfilled') await reader.value.close();
     this.sources.clear();
