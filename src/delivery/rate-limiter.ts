@@ -8,8 +8,11 @@ const SAFETY = 1.02;
 
 export class RateLimiter {
   private readonly intervalMs: number;
-  private nextAt = 0;
+  /** When the previous caller was actually let through (not when it was scheduled). */
+  private lastAt = 0;
   private pausedUntil = 0;
+  /** Callers wait their turn in order; each turn starts when the previous one is released. */
+  private queue: Promise<void> = Promise.resolve();
   /** Total time callers spent waiting on the limiter, for metrics. */
   waitedMs = 0;
   waits = 0;
@@ -18,20 +21,26 @@ export class RateLimiter {
     this.intervalMs = (1000 / requestsPerSecond) * SAFETY;
   }
 
-  /** Resolves when the caller may send one request. */
-  async take(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      const at = Math.max(now, this.nextAt, this.pausedUntil);
-      this.nextAt = at + this.intervalMs;
-      if (at > now) {
-        this.waits++;
-        this.waitedMs += at - now;
-        await sleep(at - now);
+  /**
+   * Resolves when the caller may send one request. Spacing is measured from the moment the previous
+   * caller was released, so a timer that fires late never lets the next requests catch up in a burst.
+   */
+  take(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      const started = Date.now();
+      for (;;) {
+        const wait = Math.max(this.lastAt + this.intervalMs, this.pausedUntil) - Date.now();
+        if (wait <= 0) break;
+        await sleep(wait);
       }
-      // A pause that began while we slept moves us behind it, in a fresh slot.
-      if (Date.now() >= this.pausedUntil) return;
-    }
+      this.lastAt = Date.now();
+      if (this.lastAt > started) {
+        this.waits++;
+        this.waitedMs += this.lastAt - started;
+      }
+    });
+    this.queue = turn;
+    return turn;
   }
 
   /** Holds every caller until `untilMs` (epoch ms). */
