@@ -18,8 +18,9 @@ export class RateLimiter {
     this.intervalMs = (1000 / requestsPerSecond) * SAFETY;
   }
 
-  /** Resolves when the caller may send one request. */
-  async take(): Promise<void> {
+  /** Resolves when the caller may send one request, with the time this caller waited (ms). */
+  async take(): Promise<number> {
+    let waited = 0;
     for (;;) {
       const now = Date.now();
       const at = Math.max(now, this.nextAt, this.pausedUntil);
@@ -27,10 +28,11 @@ export class RateLimiter {
       if (at > now) {
         this.waits++;
         this.waitedMs += at - now;
+        waited += at - now;
         await sleep(at - now);
       }
       // A pause that began while we slept moves us behind it, in a fresh slot.
-      if (Date.now() >= this.pausedUntil) return;
+      if (Date.now() >= this.pausedUntil) return waited;
     }
   }
 

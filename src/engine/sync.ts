@@ -43,6 +43,8 @@ export interface SyncOptions {
   planned?: AsyncIterable<PlannedRecord[]>;
   /** Stops feeding new records; in-flight requests finish and are committed. */
   signal?: AbortSignal;
+  /** Called once the run is recorded (the lock is held), with its id. */
+  onStart?: (runId: number) => void;
   onProgress?: (counts: RunCounts) => void;
 }
 
@@ -101,11 +103,14 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   state.acquireLock(sync.name, null);
   state.markInterruptedRuns(sync.name);
   const runId = state.startRun(sync.name, Boolean(options.full));
+  options.onStart?.(runId);
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   const rejections: RunSummary['rejections'] = [];
   const committer = new Committer(workspace, sync.name, runId);
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
+  // An unexpected error while sending (a bug, not an HTTP answer): the run ends as failed.
+  let crash: Error | undefined;
   let outcome: RunOutcome = 'success';
   let error: string | undefined;
 
@@ -136,10 +141,13 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   const deliver = async (record: PlannedRecord) => {
     while (inFlight.size >= maxQueued) await Promise.race(inFlight);
-    if (stopReason || options.signal?.aborted) return;
+    if (stopReason || crash || options.signal?.aborted) return;
     const task = destination
       .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt })
-      .then((result) => settle(record, result))
+      .then(
+        (result) => settle(record, result),
+        (error: unknown) => void (crash ??= error as Error),
+      )
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
   };
@@ -151,7 +159,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
-      if (stopReason || options.signal?.aborted) return false;
+      if (stopReason || crash || options.signal?.aborted) return false;
     }
     options.onProgress?.(counts);
     return true;
@@ -190,6 +198,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
     await Promise.all(inFlight);
     committer.flush();
+    if (crash) throw crash;
 
     if (sync.cursor) {
       const next = state.safeCursor();
