@@ -83,9 +83,6 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     state.close();
     throw error;
   }
-  declare(loaded);
-  scheduler.apply(loaded.config.syncs);
-  log.info({ url: server.url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
 
   // A rejection nobody awaited must not end the daemon: every sync would stop with it.
   const onUnhandled = (reason: unknown) => log.error({ err: reason }, 'unexpected error (the daemon keeps running)');
@@ -130,6 +127,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       for (const [signal, handler] of handlers) process.off(signal, handler);
       process.off('unhandledRejection', onUnhandled);
     };
+    // Announced only once the signal handlers are in place: a SIGHUP before that would end the process.
+    declare(loaded);
+    scheduler.apply(loaded.config.syncs);
+    log.info({ url: server.url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
 
     // Runs after the commits already queued (each is a setImmediate), so no confirmed record is lost.
     const forceExit = (reason: string) =>

@@ -53,7 +53,7 @@ export class DaemonProcess {
     const seen = this.lines.find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; log so far:\n${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what} (exit: ${this.child.exitCode ?? this.child.signalCode ?? "still running"}); log so far:\n${this.stderr}`)), timeoutMs);
       this.waiters.push({ predicate, resolve: (line) => (clearTimeout(timer), resolve(line)) });
     });
   }
