@@ -92,4 +92,20 @@ describe('stopping the daemon', () => {
     expect(next.code).toBe(0);
     expect(keysOf(emulator.sentBodies.slice(before))).toEqual(ALL_KEYS.filter((key) => !state.keys.includes(key)));
   });
+
+  it('when the grace period runs out, exits 1 with the run recorded as interrupted and the lock released', async () => {
+    emulator.latencyMs = 5_000; // answers would come long after the grace period
+    config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 2, graceSeconds: 1 }));
+    const daemon = new DaemonProcess(config, env);
+    await waitUntil(() => emulator.received.length >= 2, 20_000, 'requests in flight');
+    daemon.signal('SIGTERM');
+    expect((await daemon.exited).code).toBe(1);
+    expect(daemon.lines.find((line) => line.msg === 'daemon stopped without waiting for in-flight requests')).toMatchObject({
+      reason: 'the shutdown grace period (1s) ran out',
+    });
+    const state = readState(path.join(dir, 'state.db'));
+    expect(state.keys).toEqual([]);
+    expect(state.locks).toEqual([]);
+    expect(state.runs.at(-1)).toMatchObject({ outcome: 'interrupted', error: 'the shutdown grace period (1s) ran out' });
+  });
 });
