@@ -66,7 +66,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     return { ready: problems.length === 0, problems };
   };
 
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
   const services: { name: string; close(): Promise<void> }[] = [];
   try {
     server = await startServer(loaded.config.daemon.listen, {
@@ -80,9 +80,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     }
   } catch (error) {
     await Promise.allSettled(services.map((service) => service.close()));
+    await server?.close();
     state.close();
     throw error;
   }
+  const { url, close: closeServer } = server;
 
   // A rejection nobody awaited must not end the daemon: every sync would stop with it.
   const onUnhandled = (reason: unknown) => log.error({ err: reason }, 'unexpected error (the daemon keeps running)');
@@ -130,7 +132,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     // Announced only once the signal handlers are in place: a SIGHUP before that would end the process.
     declare(loaded);
     scheduler.apply(loaded.config.syncs);
-    log.info({ url: server.url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
+    log.info({ url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
 
     // Runs after the commits already queued (each is a setImmediate), so no confirmed record is lost.
     const forceExit = (reason: string) =>
@@ -152,7 +154,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         await Promise.allSettled(services.map((service) => service.close()));
         await runner.idle();
         clearTimeout(grace);
-        await server.close();
+        await closeServer();
         state.close();
         detach();
         log.info('daemon stopped');

@@ -30,9 +30,9 @@ describe('daemon metrics and logs', () => {
     emulator.inject({ kind: 'status', status: 400, body: echo }, 1, (request) => (request.body as { externalId?: string }).externalId === '3');
     emulator.inject({ kind: 'status', status: 503, body: { status: 'error', code: 'UNAVAILABLE', message: 'try again' } }, 1, (request) => (request.body as { externalId?: string }).externalId === '5');
 
-    // One run: the schedule fires once a minute, a few seconds from now (the daemon starts in about one).
-    const second = (new Date().getSeconds() + 5) % 60;
-    const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *`, requestsPerSecond: 20 }));
+    // Started with a schedule that never fires here, then given one that fires once a minute, two
+    // seconds from now (reloads take milliseconds): exactly one run while the test reads /metrics.
+    const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '0 0 1 1 *', requestsPerSecond: 20 }));
     const daemon = new DaemonProcess(config, env);
     const url = await daemon.url();
 
@@ -43,7 +43,10 @@ describe('daemon metrics and logs', () => {
     expect(metric(before, 'backflow_records_total', { sync: 'users', destination: 'gamify', outcome: 'sent' })).toBe(0);
     expect(metric(before, 'backflow_last_success_timestamp_seconds', { sync: 'users' })).toBeUndefined();
 
-    const finished = await daemon.waitForLog(runFinished('users'), 70_000, 'the scheduled run');
+    const second = (new Date().getSeconds() + 2) % 60;
+    writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *`, requestsPerSecond: 20 }));
+    daemon.signal('SIGHUP');
+    const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the scheduled run');
     expect(finished.outcome).toBe('partial');
 
     const response = await fetch(`${url}/metrics`);
