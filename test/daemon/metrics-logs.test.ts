@@ -32,7 +32,7 @@ describe('daemon metrics and logs', () => {
 
     // Started with a schedule that never fires here, then given one that fires once a minute, two
     // seconds from now (reloads take milliseconds): exactly one run while the test reads /metrics.
-    const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '0 0 1 1 *', requestsPerSecond: 20 }));
+    const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '0 0 1 1 *', requestsPerSecond: 20, concurrency: 6 }));
     const daemon = new DaemonProcess(config, env);
     const url = await daemon.url();
 
@@ -44,7 +44,7 @@ describe('daemon metrics and logs', () => {
     expect(metric(before, 'backflow_last_success_timestamp_seconds', { sync: 'users' })).toBeUndefined();
 
     const second = (new Date().getSeconds() + 2) % 60;
-    writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *`, requestsPerSecond: 20 }));
+    writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *`, requestsPerSecond: 20, concurrency: 6 }));
     daemon.signal('SIGHUP');
     const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the scheduled run');
     expect(finished.outcome).toBe('partial');
@@ -70,7 +70,7 @@ describe('daemon metrics and logs', () => {
     const responses = (status: string) => metric(values, 'backflow_http_responses_total', { destination: 'gamify', status });
     expect([responses('200'), responses('400'), responses('503')]).toEqual([4, 1, 1]);
     expect(metric(values, 'backflow_retries_total', { destination: 'gamify', reason: 'HTTP 503' })).toBe(1);
-    // Six requests at 20 per second: all but the first wait their turn.
+    // Five records sent at once (concurrency 6) at 20 requests per second: all but the first wait their turn.
     expect(metric(values, 'backflow_rate_limit_waits_total', { destination: 'gamify' })).toBeGreaterThanOrEqual(4);
     expect(metric(values, 'backflow_rate_limit_wait_seconds_total', { destination: 'gamify' })).toBeGreaterThan(0);
     expect(metric(values, 'backflow_runs_total', { sync: 'users', outcome: 'partial' })).toBe(1);

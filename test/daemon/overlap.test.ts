@@ -55,10 +55,11 @@ describe('one run per sync at a time', () => {
   afterEach(() => emulator.stop());
 
   it('skips and counts a tick that comes while the previous run is still going', async () => {
-    emulator.latencyMs = 250; // ten records one at a time: a run of 2.5 s on a 1 s schedule
+    emulator.hold(); // the first run waits on the destination across several ticks
     const daemon = new DaemonProcess(config, env);
     const skip = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.sync === 'users', 20_000, 'a skipped tick');
     expect(skip).toMatchObject({ reason: 'overlap', runId: 1 });
+    emulator.release();
     const first = await daemon.waitForLog(runFinished('users'), 20_000, 'the first run');
     expect(first).toMatchObject({ runId: 1, outcome: 'success', counts: expect.objectContaining({ sent: 10 }) });
 
@@ -73,36 +74,37 @@ describe('one run per sync at a time', () => {
   });
 
   it('shares the state file with backflow sync without ever running the same sync twice', async () => {
-    // Fifteen records one at a time at 300 ms each: a run lasts longer than a process takes to start.
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(15));
-    emulator.latencyMs = 300;
     const stateFile = path.join(dir, 'state.db');
 
-    // 1. `backflow sync` holds the sync: the daemon's ticks are skipped as locked.
+    // 1. `backflow sync` holds the sync (its requests wait on the destination): the daemon's ticks are skipped as locked.
+    emulator.hold();
     const cli = spawnCli(['--config', config, 'sync', '--sync', 'users'], { env });
     const cliExit = new Promise<number | null>((resolve) => cli.on('exit', resolve));
     await waitUntil(() => emulator.received.length >= 1, 20_000, 'the CLI sync to start sending');
     const daemon = new DaemonProcess(config, env);
     const locked = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.reason === 'locked', 20_000, 'a tick skipped as locked');
     expect(locked.holder).toContain('is already running');
+    emulator.release();
     expect(await cliExit).toBe(0);
-    expect([...timesSent(emulator).values()]).toEqual(Array(15).fill(1));
+    expect([...timesSent(emulator).values()]).toEqual(Array(10).fill(1));
 
-    // 2. The daemon runs a change; `backflow sync` started meanwhile is refused.
+    // 2. The daemon runs a change (held at the destination); `backflow sync` started meanwhile is refused.
+    emulator.hold();
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Renamed ' || id");
-    await waitUntil(() => emulator.received.length >= 16, 20_000, 'the daemon to send the change');
+    await waitUntil(() => emulator.received.length >= 11, 20_000, 'the daemon to send the change');
     const refused = await runCli(['--config', config, 'sync', '--sync', 'users'], { env });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/sync "users" is already running \(process \d+/);
-    const changed = await daemon.waitForLog((line) => runFinished('users')(line) && (line.counts as { changed: number }).changed === 15, 20_000, 'the daemon run with the change');
-    expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 15 }) });
+    emulator.release();
+    const changed = await daemon.waitForLog((line) => runFinished('users')(line) && (line.counts as { changed: number }).changed === 10, 20_000, 'the daemon run with the change');
+    expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 10 }) });
 
     daemon.signal('SIGTERM');
     expect((await daemon.exited).code).toBe(0);
 
     // Each record sent exactly once per change, and the runs never overlapped.
-    expect([...timesSent(emulator).values()]).toEqual(Array(15).fill(2));
-    expect(emulator.sentBodies.slice(15).every((body) => String(body.displayName).startsWith('Renamed '))).toBe(true);
+    expect([...timesSent(emulator).values()]).toEqual(Array(10).fill(2));
+    expect(emulator.sentBodies.slice(10).every((body) => String(body.displayName).startsWith('Renamed '))).toBe(true);
     const runs = runsOf(stateFile);
     expectNoOverlap(runs);
     expect(new Set(runs.map((run) => run.pid)).size).toBe(2);
