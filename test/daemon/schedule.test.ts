@@ -75,8 +75,8 @@ describe('the daemon schedule', () => {
     const refused = await daemon.waitForLog((line) => line.msg.startsWith('config reload refused'), 20_000, 'the refusal');
     expect(refused.issues).toEqual([expect.stringMatching(/backflow\.yaml:\d+:\d+: syncs\[0\]\.schedule: "every minute" is not a valid cron expression/)]);
 
-    // A valid config that schedules every second applies; the first run is slow.
-    emulator.latencyMs = 150;
+    // A valid config that schedules every second applies; the first run waits on the destination.
+    emulator.hold();
     writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 1 }));
     daemon.signal('SIGHUP');
     await daemon.waitForLog((line) => line.msg === 'run started' && line.sync === 'users', 20_000, 'a run on the new schedule');
@@ -85,6 +85,7 @@ describe('the daemon schedule', () => {
     daemon.signal('SIGHUP');
     const reloaded = await daemon.waitForNth((line) => line.msg === 'config reloaded', 2, 20_000, 'the second reload');
     expect(reloaded.running).toEqual(['users']);
+    emulator.release();
     const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the run to finish');
     expect(finished).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 5 }) });
     expect(emulator.sentBodies).toHaveLength(5);
