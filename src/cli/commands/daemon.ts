@@ -2,7 +2,10 @@
 import { runDaemon, type DaemonService } from '../../daemon/index.js';
 import { load, type GlobalOptions } from '../context.js';
 
-/** Services started with the daemon (e.g. the Segment ingest server). */
+/**
+ * Services started and stopped with the daemon. The Segment ingest server joins as
+ * `{ name: 'segment ingest', start: (loaded, metrics) => startIngest(loaded, { onEvent: metrics.ingestEvent }) }`.
+ */
 export const daemonServices: DaemonService[] = [];
 
 export async function daemonCommand(options: GlobalOptions): Promise<number> {
