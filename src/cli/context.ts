@@ -1,5 +1,6 @@
 // What every command starts with: the config loaded, secrets registered, the state opened.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { registerSecrets } from '../redact.js';
 import { StateStore } from '../state/store.js';
@@ -16,10 +17,15 @@ export function load(options: GlobalOptions): LoadedConfig {
 }
 
 /** A workspace over the state; `readOnly` never creates or changes the state file. */
-export async function withWorkspace<T>(options: GlobalOptions, readOnly: boolean, work: (workspace: Workspace) => Promise<T>): Promise<T> {
+export async function withWorkspace<T>(
+  options: GlobalOptions,
+  readOnly: boolean,
+  work: (workspace: Workspace) => Promise<T>,
+  observer?: DeliveryObserver,
+): Promise<T> {
   const loaded = load(options);
   const state = readOnly ? StateStore.openForReading(loaded.statePath) : StateStore.open(loaded.statePath);
-  const workspace = new Workspace(loaded, state);
+  const workspace = new Workspace(loaded, state, observer);
   try {
     return await work(workspace);
   } finally {

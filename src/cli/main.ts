@@ -50,6 +50,11 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .option('--plan <file>', 'send exactly a saved plan (refused if the state or config changed)')
     .action(action(async (options) => (await import('./commands/sync.js')).syncCommand(options as never)));
 
+  program
+    .command('daemon')
+    .description('run every sync on its schedule; serve /healthz, /readyz and /metrics; stop cleanly on SIGTERM')
+    .action(action(async (options) => (await import('./commands/daemon.js')).daemonCommand(options as never)));
+
   const inspect = () => import('./commands/inspect.js');
   program
     .command('status')

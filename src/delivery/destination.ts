@@ -30,10 +30,13 @@ export type SendResult =
   /** Never attempted: the run stopped while the record waited for a free slot. */
   | { kind: 'skipped' };
 
-/** Counters the daemon's metrics and the run summary read. */
+/** Counters the daemon's metrics and the logs read. */
 export interface DeliveryObserver {
   response?(destination: string, status: number): void;
-  retry?(destination: string, reason: string): void;
+  /** A request is about to be retried; `context` names the sync and the record. */
+  retry?(destination: string, reason: string, context: SendContext): void;
+  /** A request waited `ms` on the rate limiter (the configured rate or the vendor's headers). */
+  rateLimitWait?(destination: string, ms: number): void;
 }
 
 export interface DestinationOptions {
@@ -107,18 +110,18 @@ export class Destination {
         },
       },
       hooks: {
-        beforeRequest: [async () => limiter.take()],
+        beforeRequest: [
+          async () => {
+            const waited = await limiter.take();
+            if (waited > 0) observer?.rateLimitWait?.(name, waited);
+          },
+        ],
         afterResponse: [
           (response) => {
             observer?.response?.(name, response.statusCode);
             const pause = pauseFromHeaders(response.headers);
             if (pause > 0) limiter.pauseUntil(Date.now() + Math.min(pause, maxDelayMs));
             return response;
-          },
-        ],
-        beforeRetry: [
-          (error) => {
-            observer?.retry?.(name, error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message));
           },
         ],
       },
@@ -167,7 +170,14 @@ export class Destination {
         method: request.method,
         headers: request.headers,
         json: request.json,
-        hooks: { beforeRequest: [() => void attempts++] },
+        hooks: {
+          beforeRequest: [() => void attempts++],
+          beforeRetry: [
+            (error) => {
+              this.options.observer?.retry?.(this.name, error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message), context);
+            },
+          ],
+        },
       });
       return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
     } catch (error) {

@@ -22,10 +22,11 @@ export class RateLimiter {
   }
 
   /**
-   * Resolves when the caller may send one request. Spacing is measured from the moment the previous
-   * caller was released, so a timer that fires late never lets the next requests catch up in a burst.
+   * Resolves when the caller may send one request, with the time this caller waited (ms). Spacing is
+   * measured from the moment the previous caller was released, so a timer that fires late never
+   * lets the next requests catch up in a burst.
    */
-  take(): Promise<void> {
+  take(): Promise<number> {
     const turn = this.queue.then(async () => {
       const started = Date.now();
       for (;;) {
@@ -34,12 +35,14 @@ export class RateLimiter {
         await sleep(wait);
       }
       this.lastAt = Date.now();
-      if (this.lastAt > started) {
+      const waited = this.lastAt - started;
+      if (waited > 0) {
         this.waits++;
-        this.waitedMs += this.lastAt - started;
+        this.waitedMs += waited;
       }
+      return waited;
     });
-    this.queue = turn;
+    this.queue = turn.then(() => undefined);
     return turn;
   }
 

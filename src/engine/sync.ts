@@ -43,6 +43,8 @@ export interface SyncOptions {
   planned?: AsyncIterable<PlannedRecord[]>;
   /** Stops feeding new records; in-flight requests finish and are committed. */
   signal?: AbortSignal;
+  /** Called once the run is recorded (the lock is held), with its id. */
+  onStart?: (runId: number) => void;
   onProgress?: (counts: RunCounts) => void;
 }
 
@@ -101,11 +103,14 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   state.acquireLock(sync.name, null);
   state.markInterruptedRuns(sync.name);
   const runId = state.startRun(sync.name, Boolean(options.full));
+  options.onStart?.(runId);
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   const rejections: RunSummary['rejections'] = [];
   const committer = new Committer(workspace, sync.name, runId);
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
+  // An unexpected error while sending (a bug, not an HTTP answer): the run ends as failed.
+  let crash: Error | undefined;
   let outcome: RunOutcome = 'success';
   let error: string | undefined;
 
@@ -145,10 +150,13 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   const deliver = async (record: PlannedRecord) => {
     while (inFlight.size >= maxQueued) await Promise.race(inFlight);
-    if (stopped()) return;
+    if (stopped() || crash) return;
     const task = destination
       .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt }, halt.signal)
-      .then((result) => settle(record, result))
+      .then(
+        (result) => settle(record, result),
+        (error: unknown) => void (crash ??= error as Error),
+      )
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
   };
@@ -160,7 +168,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
-      if (stopped()) return false;
+      if (stopped() || crash) return false;
     }
     options.onProgress?.(counts);
     return true;
@@ -202,6 +210,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     // releases its timers and sockets, and would flush anything left before the run is recorded.
     await destination.close();
     committer.flush();
+    if (crash) throw crash;
 
     if (sync.cursor) {
       const next = state.safeCursor();

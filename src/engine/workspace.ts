@@ -11,14 +11,23 @@ import type { StateStore } from '../state/store.js';
 export class UsageError extends Error {}
 
 export class Workspace {
-  private readonly destinations = new Map<string, Destination>();
   private readonly sources = new Map<string, Promise<SourceReader>>();
 
   constructor(
     readonly loaded: LoadedConfig,
     readonly state: StateStore,
     readonly observer?: DeliveryObserver,
+    private readonly destinations = new Map<string, Destination>(),
   ) {}
+
+  /**
+   * A workspace for one of several runs in flight at once (the daemon): its own state connection
+   * and source readers, since a SQLite connection serves one run at a time, but the same
+   * destinations, so rate limits and concurrency stay shared between syncs.
+   */
+  forRun(state: StateStore): Workspace {
+    return new Workspace(this.loaded, state, this.observer, this.destinations);
+  }
 
   get config() {
     return this.loaded.config;

@@ -7,6 +7,9 @@ import { MIGRATIONS } from './migrations.js';
 
 export class StateError extends Error {}
 
+/** The sync is running in another process (or another run of this one). */
+export class SyncLockedError extends StateError {}
+
 export interface StoredRecord {
   key: string;
   fingerprint: string;
@@ -321,6 +324,17 @@ export class StateStore {
     ) as never;
   }
 
+  /** When the sync last completed a run (success or partial: every record was tried), or null. */
+  lastCompletedAt(sync: string): string | null {
+    const row = this.db.prepare("select max(ended_at) as at from runs where sync = ? and outcome in ('success', 'partial')").get(sync) as { at: string | null };
+    return row.at;
+  }
+
+  /** Throws when the state file cannot be read (the daemon's /readyz). */
+  check(): void {
+    this.db.prepare('select count(*) from runs').get();
+  }
+
   recordCount(sync: string): number {
     return (this.db.prepare('select count(*) as n from records where sync = ?').get(sync) as { n: number }).n;
   }
@@ -347,7 +361,7 @@ export class StateStore {
     this.db.transaction(() => {
       const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as { pid: number; host: string; acquired_at: string } | undefined;
       if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
-        throw new StateError(
+        throw new SyncLockedError(
           `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
             'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
         );

@@ -45,6 +45,7 @@ export class HttpEmulator {
   private readonly sockets = new Set<import('node:net').Socket>();
   private inFlight = 0;
   maxInFlight = 0;
+  private holding?: { answers: Promise<void>; release: () => void };
 
   constructor(
     private readonly handler: Handler,
@@ -67,7 +68,21 @@ export class HttpEmulator {
     return `http://127.0.0.1:${address.port}`;
   }
 
+  /** Holds every answer (requests still arrive and are recorded) until release(): lets a test act while requests are in flight. */
+  hold(): void {
+    if (this.holding) return;
+    let release!: () => void;
+    const answers = new Promise<void>((resolve) => (release = resolve));
+    this.holding = { answers, release };
+  }
+
+  release(): void {
+    this.holding?.release();
+    this.holding = undefined;
+  }
+
   async stop(): Promise<void> {
+    this.release();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -120,6 +135,7 @@ export class HttpEmulator {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      if (this.holding) await this.holding.answers;
       if (this.options.maxBodyBytes && size > this.options.maxBodyBytes) {
         return send(res, { status: 413, body: { message: 'payload too large' } });
       }

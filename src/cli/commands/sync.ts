@@ -1,6 +1,8 @@
 // `backflow sync`: runs now (or sends a saved plan exactly), with a status line on a TTY and a summary.
+import type { DeliveryObserver } from '../../delivery/destination.js';
 import { runSync, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../engine/workspace.js';
+import { runLogger, type Logger } from '../../log.js';
 import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { n, print, printJson, StatusLine } from '../output.js';
@@ -30,6 +32,12 @@ function describeSummary(summary: RunSummary): string[] {
 }
 
 export async function syncCommand(options: SyncCommandOptions): Promise<number> {
+  // Warnings go to the log (stderr), naming the run; the summary stays on stdout.
+  const logs = new Map<string, Logger>();
+  const logFor = (sync: string) => logs.get(sync) ?? runLogger(sync);
+  const observer: DeliveryObserver = {
+    retry: (destination, reason, context) => logFor(context.sync).warn({ destination, reason, key: context.key }, 'retrying a request'),
+  };
   return withWorkspace(options, false, async (workspace) => {
     const summaries: RunSummary[] = [];
     const status = new StatusLine();
@@ -51,13 +59,15 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       const summary = await runSync(workspace, sync, {
         full: options.full,
         planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
+        onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
         onProgress: (c) => status.update(`${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`),
       });
       status.done();
+      if (summary.outcome === 'stopped' || summary.outcome === 'failed') logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
       summaries.push(summary);
       if (!options.json) for (const line of describeSummary(summary)) print(line);
     }
     if (options.json) printJson({ runs: summaries });
     return exitCodeFor(summaries);
-  });
+  }, observer);
 }

@@ -1,0 +1,165 @@
+// `backflow daemon`: runs every sync on its schedule, serves /healthz, /readyz and /metrics, reloads
+// the config on SIGHUP, and on SIGTERM/SIGINT lets in-flight requests finish before it exits.
+import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.js';
+import type { DeliveryObserver } from '../delivery/destination.js';
+import { Workspace } from '../engine/workspace.js';
+import { logger as rootLogger, type Logger } from '../log.js';
+import { StateStore } from '../state/store.js';
+import { DaemonMetrics } from './metrics.js';
+import { Runner } from './runner.js';
+import { Scheduler } from './scheduler.js';
+import { startServer, type Readiness } from './server.js';
+
+/** Something that runs alongside the syncs for the daemon's lifetime (e.g. the Segment ingest server). */
+export interface DaemonService {
+  name: string;
+  start(loaded: LoadedConfig, metrics: DaemonMetrics, log: Logger): Promise<{ close(): Promise<void>; addresses?: unknown }>;
+}
+
+export interface DaemonOptions {
+  /** Reads the config (and registers its secrets); called at start and on every SIGHUP. */
+  load: () => LoadedConfig;
+  services?: DaemonService[];
+  /** Ends the process at once (a second signal, or the grace period over); never returns. */
+  exit: (code: number) => void;
+  log?: Logger;
+}
+
+/** Runs until a signal stops it; resolves with the exit code of a clean stop (0). */
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const log = options.log ?? rootLogger;
+  let loaded = options.load();
+  const metrics = new DaemonMetrics();
+  const state = StateStore.open(loaded.statePath);
+  const runner = new Runner(loaded.statePath, metrics, log);
+
+  const observer: DeliveryObserver = {
+    ...metrics.observer,
+    retry: (destination, reason, context) => {
+      metrics.observer.retry?.(destination, reason, context);
+      runner.logFor(context.sync).warn({ destination, reason, key: context.key }, 'retrying a request');
+    },
+  };
+  let workspace = new Workspace(loaded, state, observer);
+  let stopping = false;
+
+  const declare = (config: LoadedConfig) => {
+    for (const sync of config.config.syncs) {
+      metrics.declareSync(sync.name, sync.destination, state.lastCompletedAt(sync.name));
+      if (!sync.schedule) log.warn({ sync: sync.name }, 'this sync has no schedule: the daemon will not run it (use backflow sync)');
+    }
+  };
+  const scheduler = new Scheduler((name) => {
+    if (stopping) return;
+    const sync = workspace.config.syncs.find((entry) => entry.name === name);
+    if (sync) runner.start(workspace, sync);
+  }, log);
+
+  const readiness = (): Readiness => {
+    const problems: string[] = [];
+    if (stopping) problems.push('shutting down');
+    try {
+      state.check();
+    } catch (error) {
+      problems.push(`state file ${loaded.statePath}: ${(error as Error).message}`);
+    }
+    return { ready: problems.length === 0, problems };
+  };
+
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  const services: { name: string; close(): Promise<void> }[] = [];
+  try {
+    server = await startServer(loaded.config.daemon.listen, {
+      readiness,
+      metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
+    });
+    for (const service of options.services ?? []) {
+      const started = await service.start(loaded, metrics, log.child({ service: service.name }));
+      services.push({ name: service.name, close: () => started.close() });
+      log.info({ service: service.name, addresses: started.addresses }, 'service started');
+    }
+  } catch (error) {
+    await Promise.allSettled(services.map((service) => service.close()));
+    await server?.close();
+    state.close();
+    throw error;
+  }
+  const { url, close: closeServer } = server;
+
+  // A rejection nobody awaited must not end the daemon: every sync would stop with it.
+  const onUnhandled = (reason: unknown) => log.error({ err: reason }, 'unexpected error (the daemon keeps running)');
+
+  const reload = () => {
+    if (stopping) return;
+    let next: LoadedConfig;
+    try {
+      next = options.load();
+    } catch (error) {
+      metrics.configReloaded('refused');
+      const issues = error instanceof ConfigError ? error.issues.map(formatIssue) : [(error as Error).message];
+      log.error({ issues }, 'config reload refused: the previous config stays in use');
+      return;
+    }
+    if (next.statePath !== loaded.statePath) {
+      metrics.configReloaded('refused');
+      log.error({ state: next.statePath }, 'config reload refused: state.path changed; restart the daemon to use another state file');
+      return;
+    }
+    if (next.config.daemon.listen !== loaded.config.daemon.listen) {
+      log.warn({ listen: next.config.daemon.listen }, 'daemon.listen changed: it takes effect on restart');
+    }
+    // Running syncs finish on the config they started with; later runs use the new one.
+    loaded = next;
+    workspace = new Workspace(next, state, observer);
+    declare(next);
+    scheduler.apply(next.config.syncs);
+    metrics.configReloaded('applied');
+    log.info({ running: runner.running(), schedules: scheduler.nextRuns() }, 'config reloaded');
+  };
+
+  return new Promise<number>((resolve) => {
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGTERM', () => shutdown('SIGTERM')],
+      ['SIGINT', () => shutdown('SIGINT')],
+      ['SIGHUP', reload],
+    ];
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    process.on('unhandledRejection', onUnhandled);
+    const detach = () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      process.off('unhandledRejection', onUnhandled);
+    };
+    // Announced only once the signal handlers are in place: a SIGHUP before that would end the process.
+    declare(loaded);
+    scheduler.apply(loaded.config.syncs);
+    log.info({ url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
+
+    // Runs after the commits already queued (each is a setImmediate), so no confirmed record is lost.
+    const forceExit = (reason: string) =>
+      setImmediate(() => {
+        runner.abandon(reason);
+        log.warn({ reason }, 'daemon stopped without waiting for in-flight requests');
+        options.exit(1);
+      });
+
+    function shutdown(signal: NodeJS.Signals) {
+      if (stopping) return forceExit(`a second ${signal}`);
+      stopping = true;
+      const graceSeconds = loaded.config.daemon.shutdownGraceSeconds;
+      log.info({ signal, graceSeconds, running: runner.running() }, 'shutting down: no new runs; in-flight requests may finish');
+      scheduler.stop();
+      runner.abortAll();
+      const grace = setTimeout(() => forceExit(`the shutdown grace period (${graceSeconds}s) ran out`), graceSeconds * 1000);
+      void (async () => {
+        await Promise.allSettled(services.map((service) => service.close()));
+        await runner.idle();
+        clearTimeout(grace);
+        await closeServer();
+        state.close();
+        detach();
+        log.info('daemon stopped');
+        resolve(0);
+      })();
+    }
+  });
+}

@@ -1,0 +1,124 @@
+// Runs syncs for the daemon: at most one run per sync at a time (a tick during a run is skipped and
+// counted), a sync another process holds is skipped, and a run that fails never affects the others.
+import type { SyncConfig } from '../config/schema.js';
+import { runSync, type RunCounts } from '../engine/sync.js';
+import type { Workspace } from '../engine/workspace.js';
+import { runLogger, type Logger } from '../log.js';
+import { StateStore, SyncLockedError } from '../state/store.js';
+import type { DaemonMetrics } from './metrics.js';
+
+interface ActiveRun {
+  sync: string;
+  controller: AbortController;
+  /** Each run has its own state connection: SQLite's per-run temp tables live on a connection. */
+  state: StateStore;
+  log: Logger;
+  runId?: number;
+  counts?: RunCounts;
+  done?: Promise<void>;
+}
+
+export class Runner {
+  private readonly active = new Map<string, ActiveRun>();
+
+  constructor(
+    private readonly statePath: string,
+    private readonly metrics: DaemonMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts a run of `sync` unless one is already in progress here. */
+  start(workspace: Workspace, sync: SyncConfig): void {
+    const previous = this.active.get(sync.name);
+    if (previous) {
+      this.metrics.skipped(sync.name, 'overlap');
+      previous.log.info({ reason: 'overlap' }, 'run skipped: the previous run of this sync is still going');
+      return;
+    }
+    let state: StateStore;
+    try {
+      state = StateStore.open(this.statePath);
+    } catch (error) {
+      this.metrics.runCrashed(sync.name, 0);
+      runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state file');
+      return;
+    }
+    const run: ActiveRun = { sync: sync.name, controller: new AbortController(), state, log: runLogger(sync.name, undefined, this.log) };
+    this.active.set(sync.name, run);
+    run.done = this.execute(run, workspace.forRun(state), sync).finally(() => this.active.delete(sync.name));
+  }
+
+  private async execute(run: ActiveRun, workspace: Workspace, sync: SyncConfig): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      const summary = await runSync(workspace, sync, {
+        signal: run.controller.signal,
+        onStart: (runId) => {
+          run.runId = runId;
+          run.log = runLogger(sync.name, runId, this.log);
+          this.metrics.runStarted(sync.name);
+          run.log.info('run started');
+        },
+        onProgress: (counts) => {
+          run.counts = counts;
+          this.metrics.runProgress(sync.name, sync.destination, counts);
+        },
+      });
+      this.metrics.runFinished(summary, sync.destination);
+      const level = summary.outcome === 'success' ? 'info' : summary.outcome === 'partial' || summary.outcome === 'interrupted' ? 'warn' : 'error';
+      run.log[level](
+        {
+          outcome: summary.outcome,
+          counts: summary.counts,
+          durationMs: summary.durationMs,
+          ...(summary.error ? { error: summary.error } : {}),
+          ...(summary.rejections.length ? { rejections: summary.rejections } : {}),
+        },
+        'run finished',
+      );
+    } catch (error) {
+      if (error instanceof SyncLockedError) {
+        this.metrics.skipped(sync.name, 'locked');
+        run.log.info({ reason: 'locked', holder: error.message }, 'run skipped: another process is running this sync');
+      } else {
+        // runSync records its own failures; this is one it could not record (e.g. the state file).
+        this.metrics.runCrashed(sync.name, Date.now() - startedAt);
+        run.log.error({ err: error }, 'run crashed');
+      }
+    } finally {
+      await workspace.close().catch((error: unknown) => run.log.warn({ err: error }, 'closing the source failed'));
+      run.state.close();
+    }
+  }
+
+  /** Stops feeding every run: in-flight requests finish and are committed. */
+  abortAll(): void {
+    for (const run of this.active.values()) run.controller.abort();
+  }
+
+  running(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Resolves when no run is in progress. */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((run) => run.done));
+  }
+
+  /**
+   * For an exit that cannot wait: records the unfinished runs as interrupted and releases their
+   * locks. Every confirmed record is already committed (call this after pending commits ran).
+   */
+  abandon(reason: string): void {
+    for (const run of this.active.values()) {
+      if (run.runId !== undefined) run.state.finishRun(run.runId, 'interrupted', { ...(run.counts ?? {}) }, reason);
+      run.state.releaseLock(run.sync);
+      run.log.warn({ reason }, 'run abandoned: unconfirmed records go out on the next run');
+    }
+  }
+
+  /** The logger of the sync's current run (retries are logged with their run). */
+  logFor(sync: string): Logger {
+    return this.active.get(sync)?.log ?? runLogger(sync, undefined, this.log);
+  }
+}

@@ -1,0 +1,73 @@
+// Services started with the daemon (the Segment ingest server is one): started with the loaded
+// config and the metrics, stopped on shutdown; a service that cannot start stops the daemon's start.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { runDaemon, type DaemonService } from '../../src/daemon/index.js';
+import { createLogger } from '../../src/log.js';
+import { sqliteTable, tempDir, users } from '../helpers/index.js';
+import { daemonConfig, metric, parseMetrics } from './daemon-process.js';
+
+function setup() {
+  const dir = tempDir();
+  sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(1));
+  const text = daemonConfig({ schedule: '0 0 1 1 *' });
+  const load = () => parseConfig(text, path.join(dir, 'backflow.yaml'), { GAMIFY_KEY: 'pk_test_services', GAMIFY_URL: 'http://127.0.0.1:9' });
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ write: (line) => lines.push(JSON.parse(line)), readable: false, level: 'info' });
+  return { load, lines, log };
+}
+
+describe('daemon services', () => {
+  it('starts each service with the config and metrics, and closes it on SIGTERM', async () => {
+    const { load, lines, log } = setup();
+    const events: string[] = [];
+    const ingest: DaemonService = {
+      name: 'segment ingest',
+      async start(loaded, metrics) {
+        events.push(`start ${path.basename(loaded.file)}`);
+        // What the ingest server reports for each event it receives.
+        metrics.ingestEvent('accepted');
+        metrics.ingestEvent('refused', 'invalid write key');
+        return { addresses: ['http://127.0.0.1:8088'], close: async () => void events.push('close') };
+      },
+    };
+    const exits: number[] = [];
+    const signalListeners = process.listenerCount('SIGTERM');
+    const stopped = runDaemon({ load, services: [ingest], exit: (code) => void exits.push(code), log });
+
+    const started = await waitForLine(lines, 'daemon started');
+    expect(lines.find((line) => line.msg === 'service started')).toMatchObject({ service: 'segment ingest', addresses: ['http://127.0.0.1:8088'] });
+    const values = parseMetrics(await (await fetch(`${started.url as string}/metrics`)).text());
+    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'accepted' })).toBe(1);
+    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'refused', reason: 'invalid write key' })).toBe(1);
+
+    process.emit('SIGTERM');
+    expect(await stopped).toBe(0);
+    expect(events).toEqual(['start backflow.yaml', 'close']);
+    expect(exits).toEqual([]);
+    expect(process.listenerCount('SIGTERM')).toBe(signalListeners);
+  });
+
+  it('does not start when a service cannot, and says which', async () => {
+    const { load, log } = setup();
+    const signalListeners = process.listenerCount('SIGTERM');
+    const broken: DaemonService = {
+      name: 'segment ingest',
+      start: async () => {
+        throw new Error('cannot listen on 127.0.0.1:8088: the address is in use');
+      },
+    };
+    await expect(runDaemon({ load, services: [broken], exit: () => undefined, log })).rejects.toThrow('cannot listen on 127.0.0.1:8088');
+    expect(process.listenerCount('SIGTERM')).toBe(signalListeners);
+  });
+});
+
+async function waitForLine(lines: Record<string, unknown>[], msg: string): Promise<Record<string, unknown>> {
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    const line = lines.find((entry) => entry.msg === msg);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no "${msg}" log line`);
+}
