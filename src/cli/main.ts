@@ -50,6 +50,11 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .option('--plan <file>', 'send exactly a saved plan (refused if the state or config changed)')
     .action(action(async (options) => (await import('./commands/sync.js')).syncCommand(options as never)));
 
+  program
+    .command('ingest')
+    .description("serve only the Segment-compatible endpoints of the config's segment sources, until SIGINT/SIGTERM")
+    .action(action(async (options) => (await import('./commands/ingest.js')).ingestCommand(options as never)));
+
   const inspect = () => import('./commands/inspect.js');
   program
     .command('status')
