@@ -81,13 +81,13 @@ export function eventTime(
 /** What a type needs beyond the common fields; undefined when the message has it. */
 function missingFor(type: EventType, message: z.infer<typeof messageSchema>): string | undefined {
   if (type === 'alias') {
-    if (!message.userId) return 'an alias needs userId (the new id)';
-    if (!message.previousId) return 'an alias needs previousId (the earlier id to link to userId)';
+    if (!message.userId) return 'alias needs userId (the new id)';
+    if (!message.previousId) return 'alias needs previousId (the earlier id to link to userId)';
     return undefined;
   }
-  if (!message.userId && !message.anonymousId) return `a ${type} needs userId or anonymousId`;
-  if (type === 'track' && (typeof message.event !== 'string' || message.event === '')) return 'a track needs event: the event name, a non-empty string';
-  if (type === 'group' && !message.groupId) return 'a group needs groupId';
+  if (!message.userId && !message.anonymousId) return `${type} needs userId or anonymousId: a message must say who it is about`;
+  if (type === 'track' && (typeof message.event !== 'string' || message.event === '')) return 'track needs event: the event name, a non-empty string';
+  if (type === 'group' && !message.groupId) return 'group needs groupId';
   return undefined;
 }
 
