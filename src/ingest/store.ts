@@ -86,6 +86,8 @@ function prepare(db: Database.Database) {
  */
 class ProfileSession {
   private readonly loaded = new Map<number, Loaded>();
+  /** userId -> profile id, for profiles loaded or given a userId in this transaction. */
+  private readonly users = new Map<string, number>();
   /** Profiles whose anonymousIds or group traits changed: they need a new change_seq. */
   private readonly bumped = new Set<number>();
   private readonly deleted = new Set<number>();
@@ -105,6 +107,7 @@ class ProfileSession {
       const profile = fromRow(this.s.byId.get(id) as ProfileRow);
       entry = { profile, savedWhole: whole(profile), savedVisible: visible(profile) };
       this.loaded.set(id, entry);
+      if (profile.userId !== null) this.users.set(profile.userId, id);
     }
     return entry.profile;
   }
@@ -113,11 +116,13 @@ class ProfileSession {
     const id = Number(this.s.insertProfile.run(userId, at, at, this.nextSeq()).lastInsertRowid);
     const profile = newProfile(id, userId, at);
     this.loaded.set(id, { profile, savedWhole: '', savedVisible: '' });
+    if (userId !== null) this.users.set(userId, id);
     return profile;
   }
 
   private byUser(userId: string): Profile | undefined {
-    for (const { profile } of this.loaded.values()) if (profile.userId === userId) return profile;
+    const known = this.users.get(userId);
+    if (known !== undefined) return this.loaded.get(known)!.profile;
     const row = this.s.idByUser.get(userId) as { id: number } | undefined;
     return row && !this.deleted.has(row.id) ? this.load(row.id) : undefined;
   }
@@ -148,7 +153,10 @@ class ProfileSession {
       const holder = this.byAnonymous(anonymousId);
       if (!profile) {
         if (holder && (holder.userId === null || event.userId === null)) {
-          holder.userId ??= event.userId;
+          if (holder.userId === null && event.userId !== null) {
+            holder.userId = event.userId; // an anonymous profile becomes the user's
+            this.users.set(event.userId, holder.id);
+          }
           profile = holder;
           continue;
         }

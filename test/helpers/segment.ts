@@ -76,7 +76,7 @@ export async function post(
     payload = zlib.gzipSync(payload);
     headers['Content-Encoding'] = 'gzip';
   }
-  const response = await fetch(`${url}${endpoint}`, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${url}${endpoint}`, { method: 'POST', headers, body: new Uint8Array(payload), signal: AbortSignal.timeout(10_000) });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }
 
