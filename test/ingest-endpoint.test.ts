@@ -1,6 +1,9 @@
 // The Segment-compatible endpoint over raw HTTP: authentication, every kind of bad input, gzip,
 // messageId deduplication, and how events merge into the profiles a sync reads.
 import Database from 'better-sqlite3';
+import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import net from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { IngestOutcome } from '../src/ingest/index.js';
 import { tempDir } from './helpers/index.js';
@@ -132,6 +135,29 @@ describe('bad input gets a clear 400', () => {
     const get = await fetch(`${url}/v1/track`);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('a client that disconnects mid-request', () => {
+  it('costs only that request: the endpoint keeps serving', async () => {
+    const { port } = new URL(url);
+    // Disconnect once the server has the request and is reading its body.
+    const started = new Promise<void>((resolve) => {
+      const onStart = () => {
+        diagnostics.unsubscribe('http.server.request.start', onStart);
+        resolve();
+      };
+      diagnostics.subscribe('http.server.request.start', onStart);
+    });
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(`POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"batch": [`);
+    await started;
+    socket.destroy();
+    await once(socket, 'close');
+    expect((await post(url, '/v1/identify', identify('after-abort', { ok: true }))).status).toBe(200);
+    expect((await readProfiles(loaded)).get('after-abort')?.traits).toEqual({ ok: true });
+    expect(outcomes).toContainEqual({ outcome: 'refused', reason: 'the request failed: aborted' });
   });
 });
 

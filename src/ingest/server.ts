@@ -47,7 +47,7 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
     reply(res, status, { success: false, error: reason }, headers);
   };
 
-  return async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const receivedAt = new Date();
     const path = (req.url ?? '/').split('?')[0];
     const endpoint = path.match(ENDPOINT)?.[1];
@@ -125,6 +125,15 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
         `message ${first.index}${first.messageId ? ` (${first.messageId})` : ''}: ${first.reason}${refusals.length > 1 ? '; …' : ''}`,
       accepted: events.length,
       rejected: refusals,
+    });
+  };
+
+  // A client that disconnects mid-body (or any surprise) costs that request, never the process.
+  return (req, res) => {
+    handle(req, res).catch((error: Error) => {
+      onEvent?.('refused', `the request failed: ${error.message}`);
+      if (!res.headersSent && !res.destroyed) reply(res, 500, { success: false, error: 'the request could not be read; retry it' });
+      else res.destroy();
     });
   };
 }
