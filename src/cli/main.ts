@@ -55,6 +55,11 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .description('run every sync on its schedule; serve /healthz, /readyz and /metrics; stop cleanly on SIGTERM')
     .action(action(async (options) => (await import('./commands/daemon.js')).daemonCommand(options as never)));
 
+  program
+    .command('ingest')
+    .description("serve only the Segment-compatible endpoints of the config's segment sources, until SIGINT/SIGTERM")
+    .action(action(async (options) => (await import('./commands/ingest.js')).ingestCommand(options as never)));
+
   const inspect = () => import('./commands/inspect.js');
   program
     .command('status')

@@ -134,6 +134,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
 
   const config = parsed.data as Config;
+  // A source with its own key and change order (segment) fills what the sync left out; references
+  // already refused a missing primaryKey for every other source.
+  for (const sync of config.syncs) {
+    const defaults = sourceTypeFor((config.sources[sync.source] as { type: string }).type).defaults;
+    if (!defaults) continue;
+    sync.primaryKey ??= defaults.primaryKey;
+    if (defaults.cursor) sync.cursor ??= defaults.cursor;
+  }
   const dir = path.dirname(path.resolve(file));
   return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path) };
 }

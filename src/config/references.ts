@@ -2,6 +2,7 @@
 // They run on the raw document even when the schema found problems, so every error shows at once.
 import cron from 'node-cron';
 import { connectors } from '../../connectors/index.js';
+import type { SourceType } from '../sources/contract.js';
 import { sourceTypes } from '../sources/index.js';
 import { fieldExists } from './payload-fields.js';
 
@@ -43,8 +44,13 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
       const source = sources[entry.source];
       if (!isRecord(source)) {
         add(`no source named "${entry.source}": expected one of ${listOf(Object.keys(sources))}`, 'source');
-      } else if ((sourceTypes as Record<string, { needsQuery: boolean }>)[String(source.type)]?.needsQuery && !entry.query) {
-        add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
+      } else {
+        const sourceType = (sourceTypes as Record<string, SourceType<any>>)[String(source.type)];
+        if (sourceType?.needsQuery && !entry.query) add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
+        if (sourceType && !sourceType.needsQuery && entry.query !== undefined) add(`a ${String(source.type)} source takes no query: remove it`, 'query');
+        if (sourceType && !sourceType.defaults && entry.primaryKey === undefined) {
+          add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');
+        }
       }
     }
 

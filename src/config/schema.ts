@@ -100,8 +100,8 @@ const sync = z.strictObject({
   name: name.describe('Unique name of the sync; state is kept per name.'),
   source: z.string().describe('Name of an entry in sources.'),
   query: z.string().min(1).optional().describe('SQL that returns one row per record (SQL sources).'),
-  primaryKey: z.string().min(1).describe('Column that identifies a record.'),
-  cursor: z.string().min(1).optional().describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it).'),
+  primaryKey: z.string().min(1).optional().describe('Column that identifies a record (required, except from a source with its own key: segment uses userId).'),
+  cursor: z.string().min(1).optional().describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it). A segment source defaults to changeSeq.'),
   destination: z.string().describe('Name of an entry in destinations.'),
   schedule: z.string().optional().describe('node-cron expression (5 fields, or 6 with seconds) for the daemon.'),
   timezone: z.string().optional().describe('IANA time zone for the schedule, e.g. Europe/Berlin.'),
@@ -129,8 +129,10 @@ const configObject = z.strictObject({
 
 export const configSchema = configObject;
 
-export type Config = z.output<typeof configSchema>;
-export type SyncConfig = Config['syncs'][number];
+type ParsedConfig = z.output<typeof configSchema>;
+/** A sync once loaded: its primaryKey (and cursor) filled from the source type's defaults when left out. */
+export type SyncConfig = ParsedConfig['syncs'][number] & { primaryKey: string };
+export type Config = Omit<ParsedConfig, 'syncs'> & { syncs: SyncConfig[] };
 export type MappingValue = z.output<typeof mappingValue>;
 export type DestinationConfig = Config['destinations'][string] & {
   type: string;

@@ -33,8 +33,13 @@ export interface SourceType<Settings extends z.ZodObject = z.ZodObject> {
   title: string;
   /** Connector-style settings (without `type`); `.describe()` texts feed the JSON Schema. */
   settings: Settings;
-  /** Whether syncs from this source need a `query`. */
+  /** Whether syncs from this source need a `query` (a source that does not need one refuses one). */
   needsQuery: boolean;
+  /**
+   * What a sync from this source uses when it names no `primaryKey` / `cursor` (a stream source
+   * knows its own key and change order). A source without defaults requires `primaryKey`.
+   */
+  defaults?: { primaryKey: string; cursor?: string };
   /** Setting names whose values must be redacted (passwords inside URLs count). */
   secrets: ReadonlyArray<string>;
   /** `configDir` resolves relative file paths the way the config file reads them. */

@@ -34,7 +34,7 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
           for (const column of new Set(needed)) {
             const head = column.split('.')[0];
             if (!columns.has(column) && !columns.has(head)) {
-              problems.push({ sync: sync.name, message: `the query returns no column "${column}" (it returns: ${[...columns].join(', ')})` });
+              problems.push({ sync: sync.name, message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${[...columns].join(', ')})` });
             }
           }
         } catch (error) {

@@ -1,0 +1,139 @@
+// The HTTP side of one segment source: the Tracking API's endpoints, authentication, limits and
+// per-message validation, answering only once the accepted events are on disk.
+//
+// Answers: 200 {success: true} when every message is stored (a retried messageId counts as stored);
+// 400 with the reason when the request or any of its messages is refused — in a batch the valid
+// messages are still stored and the answer lists each refused one; 401 for a missing or unknown
+// write key; 5xx when the store cannot write (clients retry, and messageId dedup makes that safe).
+import type http from 'node:http';
+import { basicAuthKey, type WriteKeys } from './auth.js';
+import { readBody } from './body.js';
+import { MAX_BATCH_MESSAGES } from './limits.js';
+import { checkMessage, type EventType, type IncomingEvent } from './messages.js';
+import type { EventStore } from './store.js';
+
+export type IngestOutcome = 'accepted' | 'refused';
+/** Told once per message (accepted, or refused with the reason; "duplicate" for a retried delivery) and once per refused request. */
+export type IngestObserver = (outcome: IngestOutcome, reason?: string) => void;
+
+export interface IngestHandlerOptions {
+  writeKeys: WriteKeys;
+  store: EventStore;
+  onEvent?: IngestObserver;
+}
+
+interface Refusal {
+  index: number;
+  messageId?: string;
+  reason: string;
+}
+
+const ENDPOINT = /^\/v1\/(identify|track|page|screen|group|alias|batch|import)\/?$/;
+
+function reply(res: http.ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+const validTime = (value: unknown): string | undefined => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined);
+
+export function ingestHandler(options: IngestHandlerOptions): http.RequestListener {
+  const { writeKeys, store, onEvent } = options;
+
+  const refuse = (res: http.ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
+    onEvent?.('refused', reason);
+    reply(res, status, { success: false, error: reason }, headers);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const receivedAt = new Date();
+    const path = (req.url ?? '/').split('?')[0];
+    const endpoint = path.match(ENDPOINT)?.[1];
+    if (!endpoint) {
+      req.resume();
+      return refuse(res, 404, `no endpoint ${path}: POST to /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch`);
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      return refuse(res, 405, `${req.method} is not allowed: POST a JSON body to ${path}`, { Allow: 'POST' });
+    }
+
+    // A Basic-auth key is checked before the body is read; a body key only after.
+    const headerKey = basicAuthKey(req.headers.authorization);
+    if (headerKey !== undefined && !writeKeys.accepts(headerKey)) {
+      req.resume();
+      return refuse(res, 401, 'unknown write key in the Authorization header: use a key listed in the source\'s writeKeys');
+    }
+
+    const body = await readBody(req);
+    if (!body.ok) return refuse(res, 400, body.reason, body.closeConnection ? { Connection: 'close' } : undefined);
+    let document: unknown;
+    try {
+      document = JSON.parse(body.text);
+    } catch (error) {
+      return refuse(res, 400, `the body is not valid JSON: ${(error as Error).message}`);
+    }
+    if (!isObject(document)) return refuse(res, 400, 'the body must be a JSON object');
+
+    if (headerKey === undefined) {
+      if (typeof document.writeKey !== 'string' || document.writeKey === '') {
+        return refuse(res, 401, 'no write key: send it as the Basic-auth user name or as writeKey in the body');
+      }
+      if (!writeKeys.accepts(document.writeKey)) return refuse(res, 401, "unknown write key in the body: use a key listed in the source's writeKeys");
+    }
+
+    const isBatch = endpoint === 'batch' || endpoint === 'import';
+    let messages: unknown[];
+    if (isBatch) {
+      if (!Array.isArray(document.batch)) return refuse(res, 400, 'a batch request needs batch: an array of messages');
+      if (document.batch.length > MAX_BATCH_MESSAGES) {
+        return refuse(res, 400, `the batch has ${document.batch.length} messages: at most ${MAX_BATCH_MESSAGES} per request`);
+      }
+      messages = document.batch;
+    } else {
+      messages = [document];
+    }
+
+    const context = { type: isBatch ? undefined : (endpoint as EventType), batchSentAt: validTime(document.sentAt), receivedAt };
+    const events: IncomingEvent[] = [];
+    const refusals: Refusal[] = [];
+    messages.forEach((message, index) => {
+      const check = checkMessage(message, context);
+      if (check.ok) events.push(check.event);
+      else refusals.push({ index, messageId: check.messageId, reason: check.reason });
+    });
+
+    let outcomes;
+    try {
+      outcomes = await store.write(events);
+    } catch (error) {
+      onEvent?.('refused', `the event store could not write: ${(error as Error).message}`);
+      return reply(res, 503, { success: false, error: 'the event store could not write these events; retry later' }, { 'Retry-After': '1' });
+    }
+    for (const outcome of outcomes) onEvent?.('accepted', outcome === 'duplicate' ? 'duplicate' : undefined);
+    for (const refusal of refusals) onEvent?.('refused', refusal.reason);
+
+    if (refusals.length === 0) return reply(res, 200, { success: true });
+    if (!isBatch) return reply(res, 400, { success: false, error: refusals[0].reason });
+    const first = refusals[0];
+    reply(res, 400, {
+      success: false,
+      error:
+        `${refusals.length} of ${messages.length} messages refused, ${events.length} stored; ` +
+        `message ${first.index}${first.messageId ? ` (${first.messageId})` : ''}: ${first.reason}${refusals.length > 1 ? '; …' : ''}`,
+      accepted: events.length,
+      rejected: refusals,
+    });
+  };
+
+  // A client that disconnects mid-body (or any surprise) costs that request, never the process.
+  return (req, res) => {
+    handle(req, res).catch((error: Error) => {
+      onEvent?.('refused', `the request failed: ${error.message}`);
+      if (!res.headersSent && !res.destroyed) reply(res, 500, { success: false, error: 'the request could not be read; retry it' });
+      else res.destroy();
+    });
+  };
+}
