@@ -73,7 +73,7 @@ export const appizer = defineConnector({
       // The 429 body says when to come back (details.retry_after, seconds); no Retry-After is promised.
       const seconds = body?.details?.retry_after;
       const reason = `HTTP 429: ${describeError(response)}`;
-      return typeof seconds === 'number' && seconds >= 0 ? { kind: 'retry', reason, afterMs: seconds * 1000 } : { kind: 'retry', reason };
+      return typeof seconds === 'number' && seconds > 0 ? { kind: 'retry', reason, afterMs: seconds * 1000 } : { kind: 'retry', reason };
     }
     return standardOutcome(response, describeError(response));
   },

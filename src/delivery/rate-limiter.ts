@@ -3,13 +3,18 @@
 // and the vendor's own signals (Retry-After, X-RateLimit-*, RateLimit-*) pause it for everyone.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-// Leave a little room for network jitter between our clock and the vendor's window.
-const SAFETY = 1.02;
+// Leave room for jitter between our departures and the vendor's clock: R+1 requests span at least
+// 1.05 s, so a first request delayed up to 50 ms (a new connection, a busy event loop) still leaves
+// every one-second window at the vendor with at most R requests.
+const SAFETY = 1.05;
 
 export class RateLimiter {
   private readonly intervalMs: number;
-  private nextAt = 0;
   private pausedUntil = 0;
+  /** When the last request really left: spacing counts from there, so a late timer never bunches requests. */
+  private lastDepartureAt = -Infinity;
+  /** Callers take turns in arrival order; each waits for the one before it to leave. */
+  private queue: Promise<void> = Promise.resolve();
   /** Total time callers spent waiting on the limiter, for metrics. */
   waitedMs = 0;
   waits = 0;
@@ -20,17 +25,27 @@ export class RateLimiter {
 
   /** Resolves when the caller may send one request. */
   async take(): Promise<void> {
+    const queuedAt = Date.now();
+    const turn = this.queue.then(() => this.departure());
+    this.queue = turn;
+    await turn;
+    const waited = Date.now() - queuedAt;
+    if (waited > 0) {
+      this.waits++;
+      this.waitedMs += waited;
+    }
+  }
+
+  private async departure(): Promise<void> {
+    // Re-checked after every sleep: a pause may begin while we wait.
     for (;;) {
+      const at = Math.max(this.lastDepartureAt + this.intervalMs, this.pausedUntil);
       const now = Date.now();
-      const at = Math.max(now, this.nextAt, this.pausedUntil);
-      this.nextAt = at + this.intervalMs;
-      if (at > now) {
-        this.waits++;
-        this.waitedMs += at - now;
-        await sleep(at - now);
+      if (now >= at) {
+        this.lastDepartureAt = now;
+        return;
       }
-      // A pause that began while we slept moves us behind it, in a fresh slot.
-      if (Date.now() >= this.pausedUntil) return;
+      await sleep(at - now);
     }
   }
 
