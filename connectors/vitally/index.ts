@@ -96,7 +96,7 @@ export const vitally = defineConnector({
       // Every user message will get the same answer until Vitally support changes the account.
       return {
         kind: 'stop',
-        reason: `HTTP 400: ${message}. This Vitally account blocks the "user" message type: ask Vitally support (support@vitally.io) to unblock the user message type for the Analytics API`,
+        reason: `HTTP 400: ${message.replace(/[.\s]+$/, '')}. This Vitally account blocks the "user" message type: ask Vitally support (support@vitally.io) to unblock the user message type for the Analytics API`,
       };
     }
     return standardOutcome(response, message);

@@ -145,7 +145,9 @@ export function describeDestinationContract<E extends HttpEmulator>(spec: Destin
 
       const rejected = await cli('rejected', '--json');
       expect(rejected.code).toBe(0);
-      expect(rejected.stdout).toContain(spec.rejection.reason);
+      expect(JSON.parse(rejected.stdout).rejected).toEqual([
+        expect.objectContaining({ sync: 'people', key: '3', status: 400, reason: `HTTP 400: ${spec.rejection.reason}` }),
+      ]);
 
       const plan = await cli('plan', '--json');
       expect(plan.code).toBe(2);
