@@ -4,9 +4,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Leave room for jitter between our departures and the vendor's clock: R+1 requests span at least
-// 1.05 s, so a first request delayed up to 50 ms (a new connection, a busy event loop) still leaves
-// every one-second window at the vendor with at most R requests.
-const SAFETY = 1.05;
+// 1.1 s, so a request delayed up to 100 ms on its way (a new connection, a busy machine, a slow
+// first answer) still leaves every one-second window at the vendor with at most R requests.
+const SAFETY = 1.1;
 
 export class RateLimiter {
   private readonly intervalMs: number;
