@@ -1,10 +1,18 @@
 // The registry of destination connectors, keyed by the `type` used in the config.
 import type { Connector } from './contract.js';
+import { appizer } from './appizer/index.js';
+import { formbricks } from './formbricks/index.js';
 import { gamifyhost } from './gamifyhost/index.js';
 import { segment } from './segment/index.js';
+import { userpilot } from './userpilot/index.js';
+import { vitally } from './vitally/index.js';
 
 export const connectors = {
   gamifyhost,
+  appizer,
+  vitally,
+  userpilot,
+  formbricks,
   segment,
 } as const satisfies Record<string, Connector<any, any>>;
 

@@ -5,7 +5,9 @@ import type { HttpResponse, Outcome } from './contract.js';
 
 /** An identifier: warehouses hand us integers as often as strings; vendors want strings. */
 export const idString = z
-  .union([z.string(), z.number().int(), z.bigint()])
+  .union([z.string(), z.number().int(), z.bigint()], {
+    error: (issue) => (issue.input === undefined ? 'required' : 'must be text or a whole number'),
+  })
   .transform((value) => String(value))
   .pipe(z.string().min(1, 'must not be empty'));
 
@@ -18,6 +20,17 @@ export const baseUrl = (defaultUrl: string, description = 'Override the API base
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .default(defaultUrl)
     .transform((url) => url.replace(/\/+$/, ''))
+    .describe(description);
+
+/**
+ * An optional base URL for vendors whose host is built from another setting (a subdomain or an
+ * environment): when set, it replaces that host (a proxy, or an emulator in tests).
+ */
+export const baseUrlOverride = (description: string) =>
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional()
     .describe(description);
 
 /** A JSON object of free-form values (tags, metadata, properties). */
@@ -50,7 +63,9 @@ export function standardOutcome(response: HttpResponse, message = vendorMessage(
   const { status } = response;
   const reason = `HTTP ${status}: ${message}`;
   if (status >= 200 && status < 300) return { kind: 'sent' };
-  if (status === 401 || status === 403) return { kind: 'stop', reason };
+  if (status === 401 || status === 403) {
+    return { kind: 'stop', reason: `${reason}. The destination refused the credentials or the account: check the destination's settings` };
+  }
   if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason };
   return { kind: 'rejected', reason };
 }

@@ -3,8 +3,10 @@
 // and the vendor's own signals (Retry-After, X-RateLimit-*, RateLimit-*) pause it for everyone.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-// Leave a little room for network jitter between our clock and the vendor's window.
-const SAFETY = 1.02;
+// Leave room for jitter between our departures and the vendor's clock: R+1 requests span at least
+// 1.05 s, so a request delayed up to 50 ms on its way (a new connection, a busy machine) still leaves
+// every one-second window at the vendor with at most R requests, at a cost of 5% of throughput.
+const SAFETY = 1.05;
 
 export class RateLimiter {
   private readonly intervalMs: number;

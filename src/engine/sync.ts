@@ -218,7 +218,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
     if (stopReason) {
       outcome = 'stopped';
-      error = `${stopReason}. The sync stopped: the destination refused the credentials or the account. Fix the destination's settings; nothing more will be sent until then.`;
+      // The reason says what to do (connectors word it); the engine only says what it means.
+      error = `${stopReason}. The sync stopped; nothing more will be sent until this is fixed.`;
     } else if (options.signal?.aborted) {
       outcome = 'interrupted';
       error = 'stopped by a shutdown request; unsent records go out on the next run';
