@@ -119,8 +119,8 @@ export function isClientConnector(connector: Connector): connector is ClientConn
 }
 
 /** Helper so each connector file gets full type inference without repeating its types. */
-export function defineConnector<S extends z.ZodObject, P extends z.ZodType>(
-  connector: Connector<S, P>,
-): Connector<S, P> {
+export function defineConnector<S extends z.ZodObject, P extends z.ZodType>(connector: HttpConnector<S, P>): HttpConnector<S, P>;
+export function defineConnector<S extends z.ZodObject, P extends z.ZodType>(connector: ClientConnector<S, P>): ClientConnector<S, P>;
+export function defineConnector(connector: Connector): Connector {
   return connector;
 }
