@@ -21,12 +21,13 @@ const settings = z.strictObject({
 
 // Timestamps without a time zone are read as UTC; bigints that fit a JS number become numbers
 // (ids stay exact: larger ones stay strings); a date stays its calendar text (YYYY-MM-DD), never
-// midnight in some time zone. numeric stays a string: use `transform: number`.
+// midnight in some time zone, and an interval its text, as in the other sources. numeric stays a
+// string: use `transform: number`.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === pg.types.builtins.TIMESTAMP) return (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
     if (oid === pg.types.builtins.INT8) return exactInteger;
-    if (oid === pg.types.builtins.DATE) return (text: string) => text;
+    if (oid === pg.types.builtins.DATE || oid === pg.types.builtins.INTERVAL) return (text: string) => text;
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
