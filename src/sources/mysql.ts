@@ -1,6 +1,6 @@
 // MySQL / MariaDB source: one query streams its rows inside a read-only transaction; the connection
 // pauses while the engine works through a batch (backpressure), so memory stays at about two batches.
-import mysql, { type Connection, type FieldPacket } from 'mysql2';
+import type { Connection, FieldPacket } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
@@ -30,6 +30,8 @@ const DATE_TIME_TYPES = new Set([7, 12]);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 async function connect(config: Settings): Promise<Connection> {
+  // Loaded on first use: configs without a MySQL source never pay for the driver.
+  const { default: mysql } = await import('mysql2');
   const connection = mysql.createConnection({
     uri: config.url,
     // DATETIME and TIMESTAMP are read (and compared, see `set time_zone`) as UTC; a DATE stays text.

@@ -1,13 +1,15 @@
 // The source contract, proved the same way for every source type against the real engine: batches,
 // :cursor binding and auto-wrapped incremental reads across runs, value types, columns() for
 // `validate --connect`, clear errors, read-only reads, and an end-to-end sync to GamifyHost.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import type { ReadRequest, Row, SourceReader } from '../../src/sources/contract.js';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { runCli, tempDir, workspaceFor, writeFile } from '../helpers/index.js';
-import { BIG_VISITS, contractUsers, SOURCE_FIXTURES, type SourceFixture, type Warehouse } from './fixtures.js';
+import { demoUser } from '../../demo/warehouse.js';
+import { REPO, runCli, tempDir, workspaceFor, writeFile } from '../helpers/index.js';
+import { BIG_VISITS, contractUsers, DEMO_COLUMNS, SOURCE_FIXTURES, type SourceFixture, type Warehouse } from './fixtures.js';
 
 const API_KEY = 'pk_test_contract_key_1';
 
@@ -214,5 +216,28 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
       expect.objectContaining({ key: '4', class: 'changed', changes: [{ field: 'metadata.nickname', old: undefined, new: 'Neo' }] }),
     ]);
     expect(emulator.received).toHaveLength(25);
+  });
+
+  it('syncs the demo users with the demo config’s own mapping', async () => {
+    await warehouse.createTable('demo_users', DEMO_COLUMNS, Array.from({ length: 25 }, (_, index) => demoUser(index + 1)));
+    const demo = fs
+      .readFileSync(path.join(REPO, 'demo', 'backflow.yaml'), 'utf8')
+      .replace(/ {2}warehouse:\n {4}type: sqlite\n {4}path: \.\/warehouse\.db/, `  warehouse: ${warehouse.source}`)
+      .replace('from users', 'from demo_users');
+    const space = workspaceFor(demo, dir, { DEMO_GAMIFYHOST_URL: env.GAMIFY_URL, DEMO_GAMIFYHOST_API_KEY: API_KEY });
+    expect(space.config.sources.warehouse.type).toBe(fixture.type);
+
+    const summary = await runSync(space, space.config.syncs[0]);
+    expect(summary).toMatchObject({ outcome: 'success', counts: { read: 25, sent: 25, invalid: 0 } });
+    expect(emulator.sentBodies.find((body) => body.externalId === '7')).toEqual({
+      externalId: '7',
+      displayName: 'Linus Hopper',
+      email: 'linus.hopper7@example.com',
+      country: 'US',
+      phone: '+15550000007',
+      source: 'newsletter',
+      tags: { plan: 'enterprise' },
+      metadata: { updatedAt: '2026-01-01T00:07:00.000Z', origin: 'warehouse' },
+    });
   });
 });

@@ -1,6 +1,6 @@
 // One small, real warehouse per source type for the shared contract suite: each test gets its own
 // SQLite file, PostgreSQL schema, MariaDB database or DuckDB file, dropped when the test ends.
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
@@ -52,29 +52,42 @@ export function contractUsers(count: number, start = 1): UserRow[] {
   });
 }
 
-const COLUMNS = ['id', 'name', 'email', 'country', 'plan', 'updated_at', 'balance', 'visits', 'attrs', 'birthday', 'nickname'] as const;
+/** Column kinds; each engine declares them in its own types (`Dialect`). */
+type Kind = 'key' | 'text' | 'timestamp' | 'decimal' | 'bigint' | 'json' | 'date';
+type Dialect = Record<Kind, string>;
 
-/** Column types per engine: what a data engineer would declare for these values. */
-interface Dialect {
-  id: string;
-  text: string;
-  timestamp: string;
-  decimal: string;
-  bigint: string;
-  json: string;
-  date: string;
-}
+export const USER_COLUMNS: [string, Kind][] = [
+  ['id', 'key'], ['name', 'text'], ['email', 'text'], ['country', 'text'], ['plan', 'text'], ['updated_at', 'timestamp'],
+  ['balance', 'decimal'], ['visits', 'bigint'], ['attrs', 'json'], ['birthday', 'date'], ['nickname', 'text'],
+];
 
-function createTable(dialect: Dialect): string {
-  const d = dialect;
-  return `create table users (id ${d.id}, name ${d.text}, email ${d.text}, country ${d.text}, plan ${d.text},
-    updated_at ${d.timestamp}, balance ${d.decimal}, visits ${d.bigint}, attrs ${d.json}, birthday ${d.date}, nickname ${d.text})`;
+/** The demo warehouse's users table (demo/warehouse.ts), in any engine. */
+export const DEMO_COLUMNS: [string, Kind][] = [
+  ['id', 'key'], ['first_name', 'text'], ['last_name', 'text'], ['email', 'text'], ['country', 'text'], ['phone', 'text'],
+  ['device', 'text'], ['plan', 'text'], ['signup_source', 'text'], ['updated_at', 'timestamp'],
+];
+
+type Value = string | number | null;
+
+/** What differs between engines: column types, and a connection that runs one statement. */
+interface Engine {
+  dialect: Dialect;
+  /** The YAML flow mapping of the `warehouse` source. */
+  source: string;
+  /** `?` for most engines, `$n` for PostgreSQL. */
+  placeholder: (index: number) => string;
+  /** A timestamp as this engine's column takes it (ISO text in, no zone for the SQL engines). */
+  timestampValue: (iso: string) => string;
+  /** Runs `sql` once, or once per parameter list in `rows`. */
+  run(sql: string, rows?: Value[][]): Promise<void>;
+  count(table: string): Promise<number>;
 }
 
 export interface Warehouse {
   /** The YAML flow mapping of the `warehouse` source, e.g. `{ type: mysql, url: "…" }`. */
   source: string;
-  /** Creates `users` in this engine's column types with these rows. */
+  /** Creates `table` with these columns, in this engine's types, holding `rows`. */
+  createTable(table: string, columns: [string, Kind][], rows: object[]): Promise<void>;
   createUsers(rows: UserRow[]): Promise<void>;
   insertUsers(rows: UserRow[]): Promise<void>;
   /** Runs one statement in the engine's own SQL. */
@@ -82,6 +95,32 @@ export interface Warehouse {
   count(table: string): Promise<number>;
   /** A timestamp literal (quoted) for `updated_at` in this engine. */
   timestamp(iso: string): string;
+}
+
+function warehouse(engine: Engine): Warehouse {
+  const kinds = new Map<string, Map<string, Kind>>();
+  const insert = async (table: string, rows: object[]) => {
+    const columns = kinds.get(table)!;
+    const names = Object.keys(rows[0] ?? {});
+    const values = (rows as Record<string, Value>[]).map((row) =>
+      names.map((name) => (columns.get(name) === 'timestamp' && row[name] !== null ? engine.timestampValue(String(row[name])) : row[name])),
+    );
+    await engine.run(`insert into ${table} (${names.join(', ')}) values (${names.map((_, index) => engine.placeholder(index + 1)).join(', ')})`, values);
+  };
+  const self: Warehouse = {
+    source: engine.source,
+    async createTable(table, columns, rows) {
+      kinds.set(table, new Map(columns));
+      await engine.run(`create table ${table} (${columns.map(([name, kind]) => `${name} ${engine.dialect[kind]}`).join(', ')})`);
+      await insert(table, rows);
+    },
+    createUsers: (rows) => self.createTable('users', USER_COLUMNS, rows),
+    insertUsers: (rows) => insert('users', rows),
+    exec: (sql) => engine.run(sql),
+    count: (table) => engine.count(table),
+    timestamp: (iso) => `'${engine.timestampValue(iso)}'`,
+  };
+  return self;
 }
 
 export interface SourceFixture {
@@ -94,10 +133,7 @@ export interface SourceFixture {
 }
 
 const uniqueName = () => `bf_${randomBytes(5).toString('hex')}`;
-const sqlTimestamp = (iso: string) => `'${iso.replace('T', ' ').replace('Z', '')}'`;
-const values = (row: UserRow, timestamp: (iso: string) => string) =>
-  COLUMNS.map((column) => (column === 'updated_at' ? timestamp(row.updated_at) : row[column]));
-
+const withoutZone = (iso: string) => iso.replace('T', ' ').replace('Z', '');
 const asDate = (iso: string) => new Date(iso);
 const sameText = (text: string) => text;
 
@@ -108,34 +144,22 @@ export const sqliteFixture: SourceFixture = {
   reads: { timestamp: sameText, decimal: Number },
   async open(dir) {
     const file = path.join(dir, 'warehouse.db');
-    const run = (work: (db: Database.Database) => void) => {
-      const db = new Database(file);
-      try {
-        work(db);
-      } finally {
-        db.close();
-      }
-    };
-    const insert = (rows: UserRow[]) =>
-      run((db) => {
-        const statement = db.prepare(`insert into users values (${COLUMNS.map(() => '?').join(', ')})`);
-        db.transaction(() => rows.forEach((row) => statement.run(...values(row, (iso) => iso))))();
-      });
-    return {
+    const db = new Database(file);
+    onTestFinished(() => {
+      db.close();
+    });
+    return warehouse({
+      dialect: { key: 'integer primary key', text: 'text', timestamp: 'text', decimal: 'numeric', bigint: 'integer', json: 'json', date: 'text' },
       source: '{ type: sqlite, path: ./warehouse.db }',
-      async createUsers(rows) {
-        run((db) => db.exec(createTable({ id: 'integer primary key', text: 'text', timestamp: 'text', decimal: 'numeric', bigint: 'integer', json: 'json', date: 'text' })));
-        insert(rows);
+      placeholder: () => '?',
+      timestampValue: sameText,
+      run: async (sql, rows) => {
+        if (!rows) return void db.exec(sql);
+        const statement = db.prepare(sql);
+        db.transaction(() => rows.forEach((row) => statement.run(...row)))();
       },
-      insertUsers: async (rows) => insert(rows),
-      exec: async (sql) => run((db) => db.exec(sql)),
-      count: async (table) => {
-        let count = 0;
-        run((db) => (count = (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n));
-        return count;
-      },
-      timestamp: (iso) => `'${iso}'`,
-    };
+      count: async (table) => (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n,
+    });
   },
 };
 
@@ -154,22 +178,16 @@ export const postgresFixture: SourceFixture = {
       await admin.query(`drop schema ${schema} cascade`);
       await admin.end();
     });
-    const insert = async (rows: UserRow[]) => {
-      for (const row of rows) {
-        await admin.query(`insert into users values (${COLUMNS.map((_, index) => `$${index + 1}`).join(', ')})`, values(row, (iso) => iso.replace('Z', '')));
-      }
-    };
-    return {
+    return warehouse({
+      dialect: { key: 'bigint primary key', text: 'text', timestamp: 'timestamp(3)', decimal: 'numeric(12,2)', bigint: 'bigint', json: 'jsonb', date: 'date' },
       source: `{ type: postgres, url: "${POSTGRES_URL}?options=-c%20search_path%3D${schema}" }`,
-      async createUsers(rows) {
-        await admin.query(createTable({ id: 'bigint primary key', text: 'text', timestamp: 'timestamp(3)', decimal: 'numeric(12,2)', bigint: 'bigint', json: 'jsonb', date: 'date' }));
-        await insert(rows);
+      placeholder: (index) => `$${index}`,
+      timestampValue: withoutZone,
+      run: async (sql, rows) => {
+        for (const row of rows ?? [undefined]) await admin.query(sql, row);
       },
-      insertUsers: insert,
-      exec: async (sql) => void (await admin.query(sql)),
       count: async (table) => Number((await admin.query(`select count(*) as n from ${table}`)).rows[0].n),
-      timestamp: sqlTimestamp,
-    };
+    });
   },
 };
 
@@ -187,22 +205,16 @@ export const mysqlFixture: SourceFixture = {
       await admin.query(`drop database ${database}`);
       await admin.end();
     });
-    const insert = async (rows: UserRow[]) => {
-      for (const row of rows) {
-        await admin.query(`insert into users values (${COLUMNS.map(() => '?').join(', ')})`, values(row, (iso) => iso.replace('T', ' ').replace('Z', '')));
-      }
-    };
-    return {
+    return warehouse({
+      dialect: { key: 'bigint primary key', text: 'varchar(200)', timestamp: 'datetime(3)', decimal: 'decimal(12,2)', bigint: 'bigint', json: 'json', date: 'date' },
       source: `{ type: mysql, url: "mysql://root@127.0.0.1:3306/${database}" }`,
-      async createUsers(rows) {
-        await admin.query(createTable({ id: 'bigint primary key', text: 'varchar(200)', timestamp: 'datetime(3)', decimal: 'decimal(12,2)', bigint: 'bigint', json: 'json', date: 'date' }));
-        await insert(rows);
+      placeholder: () => '?',
+      timestampValue: withoutZone,
+      run: async (sql, rows) => {
+        for (const row of rows ?? [undefined]) await admin.query(sql, row);
       },
-      insertUsers: insert,
-      exec: async (sql) => void (await admin.query(sql)),
       count: async (table) => Number(((await admin.query(`select count(*) as n from ${table}`))[0] as { n: number }[])[0].n),
-      timestamp: sqlTimestamp,
-    };
+    });
   },
 };
 
@@ -212,9 +224,9 @@ export const duckdbFixture: SourceFixture = {
   reads: { timestamp: asDate, decimal: sameText },
   async open(dir) {
     const file = path.join(dir, 'warehouse.duckdb');
-    // Opened per change and closed again: the source opens the file read-only, which a writer
+    // Opened per statement and closed again: the source opens the file read-only, which a writer
     // holding it open would prevent.
-    const run = async <T>(work: (connection: Awaited<ReturnType<DuckDBInstance['connect']>>) => Promise<T>): Promise<T> => {
+    const withConnection = async <T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
       const instance = await DuckDBInstance.create(file);
       const connection = await instance.connect();
       try {
@@ -224,23 +236,18 @@ export const duckdbFixture: SourceFixture = {
         instance.closeSync();
       }
     };
-    const insert = (rows: UserRow[]) =>
-      run(async (connection) => {
-        for (const row of rows) {
-          await connection.run(`insert into users values (${COLUMNS.map(() => '?').join(', ')})`, values(row, (iso) => iso.replace('Z', '')));
-        }
-      });
-    return {
+    return warehouse({
+      // No primary key: DuckDB refuses some updates of rows under an index.
+      dialect: { key: 'bigint', text: 'varchar', timestamp: 'timestamp', decimal: 'decimal(12,2)', bigint: 'bigint', json: 'json', date: 'date' },
       source: '{ type: duckdb, path: ./warehouse.duckdb }',
-      async createUsers(rows) {
-        await run((connection) => connection.run(createTable({ id: 'bigint', text: 'varchar', timestamp: 'timestamp', decimal: 'decimal(12,2)', bigint: 'bigint', json: 'json', date: 'date' })));
-        await insert(rows);
-      },
-      insertUsers: insert,
-      exec: (sql) => run(async (connection) => void (await connection.run(sql))),
-      count: (table) => run(async (connection) => Number((await connection.runAndReadAll(`select count(*) as n from ${table}`)).getRowObjectsJS()[0].n)),
-      timestamp: sqlTimestamp,
-    };
+      placeholder: () => '?',
+      timestampValue: withoutZone,
+      run: (sql, rows) =>
+        withConnection(async (connection) => {
+          for (const row of rows ?? [undefined]) await connection.run(sql, row);
+        }),
+      count: (table) => withConnection(async (connection) => Number((await connection.runAndReadAll(`select count(*) as n from ${table}`)).getRowObjectsJS()[0].n)),
+    });
   },
 };
 
