@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
 import type { SourceReader } from '../sources/contract.js';
-import { sourceTypeFor } from '../sources/index.js';
+import { openLabelled, sourceTypeFor } from '../sources/index.js';
 import type { StateStore } from '../state/store.js';
 
 export class UsageError extends Error {}
@@ -65,8 +65,8 @@ export class Workspace {
     let reader = this.sources.get(sync.source);
     if (!reader) {
       const config = this.config.sources[sync.source] as SourceConfig;
-      const sourceType = sourceTypeFor(config.type);
-      reader = sourceType.open(sourceType.settings.parse(Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'type'))), { configDir: this.loaded.dir });
+      const settings = Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'type'));
+      reader = openLabelled(sourceTypeFor(config.type), settings, { configDir: this.loaded.dir }, sync.source);
       this.sources.set(sync.source, reader);
       // A source that fails to open may be retried by a later run.
       reader.catch(() => this.sources.delete(sync.source));

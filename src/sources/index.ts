@@ -1,5 +1,7 @@
 // The registry of source types, keyed by the `type` used in the config.
-import type { SourceType } from './contract.js';
+import type { SourceReader, SourceType } from './contract.js';
+import { duckdbSource } from './duckdb.js';
+import { mysqlSource } from './mysql.js';
 import { postgresSource } from './postgres.js';
 import { segmentSource } from './segment.js';
 import { sqliteSource } from './sqlite.js';
@@ -7,6 +9,8 @@ import { sqliteSource } from './sqlite.js';
 export const sourceTypes = {
   sqlite: sqliteSource,
   postgres: postgresSource,
+  mysql: mysqlSource,
+  duckdb: duckdbSource,
   segment: segmentSource,
 } as const satisfies Record<string, SourceType<any>>;
 
@@ -14,4 +18,42 @@ export function sourceTypeFor(type: string): SourceType {
   const source = (sourceTypes as Record<string, SourceType<any>>)[type];
   if (!source) throw new Error(`unknown source type "${type}"`);
   return source;
+}
+
+/** An error from a source, prefixed with the source it came from: `source "warehouse" (mysql): …`. */
+export class SourceError extends Error {}
+
+function labelled(error: unknown, label: string): SourceError {
+  if (error instanceof SourceError) return error;
+  return new SourceError(`${label}: ${(error as Error).message ?? String(error)}`, { cause: error });
+}
+
+/**
+ * Opens a source so that every failure (connecting, the query, a row) names the source, whatever
+ * the driver's own message says.
+ */
+export async function openLabelled(
+  sourceType: SourceType,
+  settings: unknown,
+  context: { configDir: string },
+  name: string,
+): Promise<SourceReader> {
+  const label = `source "${name}" (${sourceType.type})`;
+  let reader: SourceReader;
+  try {
+    reader = await sourceType.open(sourceType.settings.parse(settings), context);
+  } catch (error) {
+    throw labelled(error, label);
+  }
+  return {
+    async *read(request) {
+      try {
+        yield* reader.read(request);
+      } catch (error) {
+        throw labelled(error, label);
+      }
+    },
+    columns: (request) => reader.columns(request).catch((error) => Promise.reject(labelled(error, label))),
+    close: () => reader.close(),
+  };
 }

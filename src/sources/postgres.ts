@@ -3,7 +3,8 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { z } from 'zod';
 import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
-import { bindsCursor, emptyQuery, incrementalQuery } from './sql.js';
+import { emptyQuery, incrementalQuery, positionalCursor } from './sql.js';
+import { exactInteger } from './values.js';
 
 const settings = z.strictObject({
   url: z
@@ -19,25 +20,24 @@ const settings = z.strictObject({
 });
 
 // Timestamps without a time zone are read as UTC; bigints that fit a JS number become numbers
-// (ids stay exact: larger ones stay strings). numeric stays a string: use `transform: number`.
+// (ids stay exact: larger ones stay strings); a date stays its calendar text (YYYY-MM-DD), never
+// midnight in some time zone, and an interval its text, as in the other sources. numeric stays a
+// string: use `transform: number`.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === pg.types.builtins.TIMESTAMP) return (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
-    if (oid === pg.types.builtins.INT8) {
-      return (text: string) => {
-        const value = Number(text);
-        return Number.isSafeInteger(value) ? value : text;
-      };
-    }
+    if (oid === pg.types.builtins.INT8) return exactInteger;
+    if (oid === pg.types.builtins.DATE || oid === pg.types.builtins.INTERVAL) return (text: string) => text;
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
 
 /** Replaces `:cursor` with `$1` and returns the values to bind. */
 function positional(sql: string, request: ReadRequest): { text: string; values: unknown[] } {
-  if (!bindsCursor(sql)) return { text: sql, values: [] };
+  const { text, occurrences } = positionalCursor(sql, '$1');
+  if (occurrences === 0) return { text, values: [] };
   const cursor = request.cursor instanceof Date ? request.cursor.toISOString() : (request.cursor ?? null);
-  return { text: sql.replace(/(?<!:):cursor\b/g, '$1'), values: [cursor] };
+  return { text, values: [cursor] };
 }
 
 async function connect(config: z.infer<typeof settings>): Promise<pg.Client> {

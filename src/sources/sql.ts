@@ -5,6 +5,19 @@ export function bindsCursor(query: string): boolean {
   return /(?<!:):cursor\b/.test(query);
 }
 
+/**
+ * Rewrites every `:cursor` into the driver's positional placeholder (`$1` for PostgreSQL and DuckDB,
+ * `?` for MySQL) and says how many there were, for drivers that need one value per placeholder.
+ */
+export function positionalCursor(query: string, placeholder: string): { text: string; occurrences: number } {
+  let occurrences = 0;
+  const text = query.replace(/(?<!:):cursor\b/g, () => {
+    occurrences++;
+    return placeholder;
+  });
+  return { text, occurrences };
+}
+
 /** The query without trailing semicolons and whitespace, so it can be wrapped as a subquery. */
 export function bareQuery(query: string): string {
   return query.trim().replace(/;+\s*$/, '');
@@ -13,6 +26,11 @@ export function bareQuery(query: string): string {
 /** Quotes an identifier for PostgreSQL, SQLite and DuckDB (double quotes, doubled inside). */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes an identifier for MySQL and MariaDB (backticks, doubled inside). */
+export function quoteBacktick(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
 }
 
 /**
