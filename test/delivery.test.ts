@@ -71,7 +71,8 @@ describe('delivery', () => {
     const run = await sync();
     expect(run.outcome).toBe('stopped');
     expect(run.error).toContain('HTTP 401: Invalid API key');
-    expect(run.error).toContain("Fix the destination's settings");
+    expect(run.error).toContain("check the destination's settings");
+    expect(run.error).toContain('nothing more will be sent until this is fixed');
     expect(run.counts.sent).toBe(0);
     // Only requests already in flight when the 401 came back were made (concurrency 4).
     expect(emulator.received.length).toBeLessThanOrEqual(4);
