@@ -86,10 +86,11 @@ describe('syncing a warehouse to Segment', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(15);
     expect(sizes.length).toBeLessThan(25);
 
+    const requestsAfterFirstRun = emulator.received.length;
     const second = await cli('sync');
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('unchanged 25');
-    expect(emulator.received).toHaveLength(2);
+    expect(emulator.received).toHaveLength(requestsAfterFirstRun);
   });
 
   it('sends only the changed records on the next run', async () => {
