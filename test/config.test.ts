@@ -161,3 +161,17 @@ describe('the published JSON Schema', () => {
     expect(schemaText()).toContain('Public key (pk_live_… or pk_test_…)');
   });
 });
+
+describe('config.example.yaml', () => {
+  it('is a valid config with one sync to each destination type', () => {
+    const env = Object.fromEntries(
+      ['WAREHOUSE_URL', 'SEGMENT_WRITE_KEY', 'GAMIFYHOST_API_KEY', 'APPIZER_API_KEY', 'VITALLY_TOKEN', 'USERPILOT_API_KEY', 'FORMBRICKS_ENVIRONMENT_ID', 'SEGMENT_DESTINATION_WRITE_KEY'].map((name) => [
+        name,
+        name === 'WAREHOUSE_URL' ? 'postgres://reader:pw@127.0.0.1:5432/test' : `value-of-${name.toLowerCase()}`,
+      ]),
+    );
+    const loaded = parseConfig(fs.readFileSync(path.join(REPO, 'config.example.yaml'), 'utf8'), 'config.example.yaml', env);
+    const types = loaded.config.syncs.map((sync) => (loaded.config.destinations[sync.destination] as { type: string }).type);
+    expect(new Set(types)).toEqual(new Set(['gamifyhost', 'appizer', 'vitally', 'userpilot', 'formbricks', 'segment']));
+  });
+});
