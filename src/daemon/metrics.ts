@@ -1,5 +1,5 @@
 // The daemon's Prometheus metrics (prom-client): what each run did, what destinations answered,
-// and what the Segment ingest endpoint accepted. docs/daemon.md says what each one means.
+// and what the Segment ingest endpoint accepted. README.md (Running as a daemon > Metrics) says what each one means.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import type { RunCounts, RunSummary } from '../engine/sync.js';

@@ -1,5 +1,5 @@
 // Value rules every source follows, so a column of one SQL type reads the same from every engine
-// (the table in docs/sources.md): exact integers, calendar dates as text, JSON as objects.
+// (the table in README.md, Sources > How values arrive): exact integers, calendar dates as text, JSON as objects.
 
 /**
  * A 64-bit (or wider) integer as a plain value: a number when JavaScript holds it exactly, otherwise

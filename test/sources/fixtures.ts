@@ -125,7 +125,7 @@ function warehouse(engine: Engine): Warehouse {
 
 export interface SourceFixture {
   type: 'sqlite' | 'postgres' | 'mysql' | 'duckdb';
-  /** How `updated_at` and `balance` read back (documented in docs/sources.md). */
+  /** How `updated_at` and `balance` read back (documented in README.md, Sources). */
   reads: { timestamp: (iso: string) => unknown; decimal: (text: string) => unknown };
   /** "The cursor is null" in this engine's SQL (PostgreSQL must be told the parameter's type there). */
   cursorIsNull: string;
