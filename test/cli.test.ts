@@ -3,9 +3,9 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, writeFile } from './helpers/index.js';
 
 describe('the backflow CLI', () => {
   let dir: string;
@@ -13,13 +13,9 @@ describe('the backflow CLI', () => {
   let config: string;
 
   beforeEach(async () => {
-    dir = tempDir();
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-    await emulator.start();
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(6));
+    ({ dir, emulator } = await gamifyWarehouse(6));
     config = writeFile(dir, 'backflow.yaml', gamifyConfig({ url: emulator.url }));
   });
-  afterEach(() => emulator.stop());
 
   const cli = (...args: string[]) => runCli(['--config', config, ...args]);
 

@@ -2,9 +2,9 @@
 // and the state ends up matching exactly what the destination holds.
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteTable, tempDir, users, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, writeFile } from './helpers/index.js';
 
 const COUNT = 300;
 
@@ -14,14 +14,10 @@ describe('a sync killed with SIGKILL', () => {
   let config: string;
 
   beforeEach(async () => {
-    dir = tempDir();
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-    await emulator.start();
+    ({ dir, emulator } = await gamifyWarehouse(COUNT));
     emulator.latencyMs = 15;
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(COUNT));
     config = writeFile(dir, 'backflow.yaml', gamifyConfig({ url: emulator.url }));
   });
-  afterEach(() => emulator.stop());
 
   it('is completed by the next run, with every record delivered and state matching the destination', async () => {
     const child = spawnCli(['--config', config, 'sync']);

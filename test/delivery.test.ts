@@ -1,11 +1,11 @@
 // Delivery against the GamifyHost emulator: retries, rejections, stops and pacing, asserted on what
 // the emulator received and what the state holds.
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../src/engine/sync.js';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
 import type { ReceivedRequest } from './emulators/http-emulator.js';
-import { gamifyConfig, runCli, sqliteTable, tempDir, users, workspaceFor, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, sqliteTable, users, workspaceFor, writeFile } from './helpers/index.js';
 
 const forKey = (key: string) => (request: ReceivedRequest) => (request.body as { externalId?: string }).externalId === key;
 
@@ -13,13 +13,7 @@ describe('delivery', () => {
   let dir: string;
   let emulator: GamifyHostEmulator;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-    await emulator.start();
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(5));
-  });
-  afterEach(() => emulator.stop());
+  beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(5)));
 
   const setup = (destinationExtra = '', edit = (text: string) => text) => {
     const workspace = workspaceFor(edit(gamifyConfig({ url: emulator.url, destinationExtra })), dir);

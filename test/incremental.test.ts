@@ -1,12 +1,12 @@
 // Incremental syncs: the cursor binds as :cursor (or Backflow filters past it), and moves only past
 // rows that were all confirmed.
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { planSync } from '../src/engine/plan.js';
 import { runSync } from '../src/engine/sync.js';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
 import type { ReceivedRequest } from './emulators/http-emulator.js';
-import { gamifyConfig, sqliteExec, sqliteTable, tempDir, users, workspaceFor } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, sqliteExec, workspaceFor } from './helpers/index.js';
 
 const keyOf = (request: ReceivedRequest) => (request.body as { externalId: string }).externalId;
 
@@ -17,14 +17,8 @@ describe.each([
   let dir: string;
   let emulator: GamifyHostEmulator;
 
-  beforeEach(async () => {
-    dir = tempDir();
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-    await emulator.start();
-    // updated_at ascends with id: 2026-01-01T00:00:01Z … :10Z
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(10));
-  });
-  afterEach(() => emulator.stop());
+  // updated_at ascends with id: 2026-01-01T00:00:01Z … :10Z
+  beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(10)));
 
   const workspace = () => workspaceFor(gamifyConfig({ url: emulator.url, query, syncExtra: '    cursor: updated_at' }), dir);
 

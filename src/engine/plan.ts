@@ -1,5 +1,6 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
 import type { SyncConfig } from '../config/schema.js';
+import type { Row } from '../sources/contract.js';
 import { compileMapping } from '../mapping/index.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import type { Workspace } from './workspace.js';
@@ -38,6 +39,25 @@ export function readsEverything(sync: SyncConfig, cursor: unknown): boolean {
   return !sync.cursor || cursor === null || cursor === undefined;
 }
 
+/** The classifier of a sync's rows, over the workspace's state (shared by plan and sync). */
+export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt: string): Classifier {
+  return new Classifier({
+    sync: sync.name,
+    primaryKey: sync.primaryKey,
+    cursorColumn: sync.cursor,
+    mapper: compileMapping(sync.mapping),
+    connector: workspace.connectorOf(sync),
+    state: workspace.state,
+    startedAt,
+  });
+}
+
+/** The sync's rows from its source, past `cursor` (null: every row), in batches. */
+export async function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown): Promise<AsyncIterable<Row[]>> {
+  const source = await workspace.source(sync);
+  return source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize });
+}
+
 export async function planSync(workspace: Workspace, sync: SyncConfig, options: PlanOptions = {}): Promise<SyncPlan> {
   const show = options.show ?? 20;
   const { state } = workspace;
@@ -65,17 +85,8 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     else plan.notShown++;
   };
 
-  const classifier = new Classifier({
-    sync: sync.name,
-    primaryKey: sync.primaryKey,
-    cursorColumn: sync.cursor,
-    mapper: compileMapping(sync.mapping),
-    connector: workspace.connectorOf(sync),
-    state,
-    startedAt: new Date().toISOString(),
-  });
-  const source = await workspace.source(sync);
-  for await (const rows of source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize })) {
+  const classifier = classifierFor(workspace, sync, new Date().toISOString());
+  for await (const rows of await readRows(workspace, sync, cursor)) {
     for (const record of classifier.classify(rows)) note(record);
   }
   if (full) for (const page of classifier.removed()) for (const record of page) note(record);

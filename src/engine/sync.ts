@@ -2,10 +2,9 @@
 // rows that were all confirmed.
 import type { SyncConfig } from '../config/schema.js';
 import type { SendResult } from '../delivery/destination.js';
-import { compileMapping } from '../mapping/index.js';
-import { Classifier, isSendable, type PlannedRecord } from '../plan/classify.js';
+import { isSendable, type PlannedRecord } from '../plan/classify.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
-import { emptyCounts, readsEverything } from './plan.js';
+import { classifierFor, emptyCounts, readRows, readsEverything } from './plan.js';
 import type { Workspace } from './workspace.js';
 
 export interface RunCounts {
@@ -183,18 +182,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         if (!(await handle(batch))) break;
       }
     } else {
-      const classifier = new Classifier({
-        sync: sync.name,
-        primaryKey: sync.primaryKey,
-        cursorColumn: sync.cursor,
-        mapper: compileMapping(sync.mapping),
-        connector: workspace.connectorOf(sync),
-        state,
-        startedAt: new Date(startedAt).toISOString(),
-      });
-      const source = await workspace.source(sync);
+      const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString());
       let complete = true;
-      for await (const rows of source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize })) {
+      for await (const rows of await readRows(workspace, sync, cursor)) {
         counts.read += rows.length;
         if (!(await handle(classifier.classify(rows)))) {
           complete = false;

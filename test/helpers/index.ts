@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { registerSecrets } from '../../src/redact.js';
 import { StateStore } from '../../src/state/store.js';
+import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(REPO, 'src', 'cli', 'main.ts');
@@ -143,4 +144,17 @@ ${
       tags.plan: plan`
 }
 `;
+}
+
+/**
+ * The common fixture: a fresh folder with a SQLite warehouse of `count` users, and a started
+ * GamifyHost emulator that accepts the helpers' default key; both are gone when the test ends.
+ */
+export async function gamifyWarehouse(count: number): Promise<{ dir: string; emulator: GamifyHostEmulator }> {
+  const dir = tempDir();
+  const emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
+  await emulator.start();
+  onTestFinished(() => emulator.stop());
+  sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(count));
+  return { dir, emulator };
 }
