@@ -46,7 +46,7 @@ export interface ConnectorDefaults {
   /** Conservative request rate when the config sets none. */
   requestsPerSecond: number;
   concurrency: number;
-  /** Suggested mapping from common warehouse column names (used by docs and the demo). */
+  /** Suggested mapping from common warehouse column names: used by a sync that has no `mapping`. */
   mapping: Record<string, string>;
 }
 

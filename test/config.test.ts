@@ -2,7 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { connectors } from '../connectors/index.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
+import { fieldExists } from '../src/config/payload-fields.js';
 import { schemaText, SCHEMA_FILE } from '../src/config/json-schema.js';
 import { REPO, runCli, tempDir, writeFile } from './helpers/index.js';
 
@@ -173,5 +175,16 @@ describe('config.example.yaml', () => {
     const loaded = parseConfig(fs.readFileSync(path.join(REPO, 'config.example.yaml'), 'utf8'), 'config.example.yaml', env);
     const types = loaded.config.syncs.map((sync) => (loaded.config.destinations[sync.destination] as { type: string }).type);
     expect(new Set(types)).toEqual(new Set(['gamifyhost', 'appizer', 'vitally', 'userpilot', 'formbricks', 'segment']));
+  });
+});
+
+describe("a sync without a mapping", () => {
+  it("uses its connector's suggested mapping", () => {
+    const loaded = parseConfig(VALID.replace(/    mapping:\n(      .*\n)+/, ''), 'backflow.yaml', { GAMIFY_KEY: 'pk_test_x' });
+    expect(loaded.config.syncs[0].mapping).toEqual({ externalId: 'id', displayName: 'name', email: 'email', country: 'country' });
+  });
+
+  it.each(Object.values(connectors))('$type suggests only fields its payload has', (connector) => {
+    for (const target of Object.keys(connector.defaults.mapping)) expect(fieldExists(connector.payload, target)).toBeUndefined();
   });
 });

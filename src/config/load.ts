@@ -138,9 +138,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // already refused a missing primaryKey for every other source.
   for (const sync of config.syncs) {
     const defaults = sourceTypeFor((config.sources[sync.source] as { type: string }).type).defaults;
-    if (!defaults) continue;
-    sync.primaryKey ??= defaults.primaryKey;
-    if (defaults.cursor) sync.cursor ??= defaults.cursor;
+    if (defaults) {
+      sync.primaryKey ??= defaults.primaryKey;
+      if (defaults.cursor) sync.cursor ??= defaults.cursor;
+    }
+    // No mapping: the connector's suggested mapping from common column names.
+    sync.mapping ??= { ...connectorFor((config.destinations[sync.destination] as { type: string }).type).defaults.mapping };
   }
   const dir = path.dirname(path.resolve(file));
   return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path) };

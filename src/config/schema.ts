@@ -106,7 +106,10 @@ const sync = z.strictObject({
   schedule: z.string().optional().describe('node-cron expression (5 fields, or 6 with seconds) for the daemon.'),
   timezone: z.string().optional().describe('IANA time zone for the schedule, e.g. Europe/Berlin.'),
   batchSize: count.default(1000).describe('Rows read from the source at a time.'),
-  mapping: z.record(z.string().min(1), mappingValue).describe('Destination field <- source.'),
+  mapping: z
+    .record(z.string().min(1), mappingValue)
+    .optional()
+    .describe("Destination field <- source. Leave it out to use the connector's suggested mapping (its README lists it)."),
 });
 
 const configObject = z.strictObject({
@@ -130,8 +133,11 @@ const configObject = z.strictObject({
 export const configSchema = configObject;
 
 type ParsedConfig = z.output<typeof configSchema>;
-/** A sync once loaded: its primaryKey (and cursor) filled from the source type's defaults when left out. */
-export type SyncConfig = ParsedConfig['syncs'][number] & { primaryKey: string };
+/**
+ * A sync once loaded: its primaryKey (and cursor) filled from the source type's defaults, and its
+ * mapping from the connector's suggested mapping, when left out.
+ */
+export type SyncConfig = ParsedConfig['syncs'][number] & { primaryKey: string; mapping: Record<string, MappingValue> };
 export type Config = Omit<ParsedConfig, 'syncs'> & { syncs: SyncConfig[] };
 export type MappingValue = z.output<typeof mappingValue>;
 export type DestinationConfig = Config['destinations'][string] & {
