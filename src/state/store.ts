@@ -70,11 +70,13 @@ export class StateStore {
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
     this.statements = {
+      // CROSS JOIN makes the batch's keys drive the join (one primary-key probe each); a plain join
+      // lets SQLite scan every record of the sync for each batch instead.
       lookupRecords: db.prepare<[string, string]>(
-        'select r.key, r.fingerprint, r.payload from json_each(?) j join records r on r.sync = ? and r.key = j.value',
+        'select r.key, r.fingerprint, r.payload from json_each(?) j cross join records r on r.sync = ? and r.key = j.value',
       ),
       lookupRejections: db.prepare<[string, string]>(
-        'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j join rejections x on x.sync = ? and x.key = j.value',
+        'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
       ),
       upsertRecord: db.prepare(
         `insert into records (sync, key, fingerprint, payload, sent_at, run_id) values (?, ?, ?, ?, ?, ?)
