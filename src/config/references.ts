@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { connectors } from '../../connectors/index.js';
 import type { SourceType } from '../sources/contract.js';
 import { sourceTypes } from '../sources/index.js';
+import { notAReadReason } from '../sources/sql.js';
 import { fieldExists } from './payload-fields.js';
 
 export interface ReferenceIssue {
@@ -48,6 +49,10 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
         const sourceType = (sourceTypes as Record<string, SourceType<any>>)[String(source.type)];
         if (sourceType?.needsQuery && !entry.query) add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
         if (sourceType && !sourceType.needsQuery && entry.query !== undefined) add(`a ${String(source.type)} source takes no query: remove it`, 'query');
+        const notARead = sourceType?.needsQuery && typeof entry.query === 'string' && entry.allowNonSelect !== true ? notAReadReason(entry.query) : undefined;
+        if (notARead) {
+          add(`${notARead}. A sync only reads its source: write a SELECT, or set allowNonSelect: true on this sync to run it anyway (still read-only)`, 'query');
+        }
         if (sourceType && !sourceType.defaults && entry.primaryKey === undefined) {
           add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');
         }
