@@ -50,6 +50,14 @@ export interface SyncOptions {
 
 export class SyncStopped extends Error {}
 
+/**
+ * Records failed in a row (each after every retry) that mean the destination is down, not that a
+ * few records are unlucky: the run stops instead of spending the backoff of every remaining record.
+ */
+export function failuresInARowToStop(concurrency: number): number {
+  return Math.max(10, concurrency);
+}
+
 /** Buffers state writes and commits them together once the current burst of answers is in. */
 class Committer {
   private confirmations: Confirmation[] = [];
@@ -109,6 +117,10 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   const committer = new Committer(workspace, sync.name, runId);
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
+  // Set when the destination failed too many records in a row: it is down, the run ends early.
+  let downReason: string | undefined;
+  let failedInARow = 0;
+  const failuresToStop = failuresInARowToStop(destination.concurrency);
   // An unexpected error while sending (a bug, not an HTTP answer): the run ends as failed.
   let crash: Error | undefined;
   let outcome: RunOutcome = 'success';
@@ -128,6 +140,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     switch (result.kind) {
       case 'sent':
         counts.sent++;
+        failedInARow = 0;
         committer.confirmed(record);
         break;
       case 'skipped':
@@ -140,6 +153,11 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       case 'failed': {
         const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
         counts[kind]++;
+        failedInARow = kind === 'failed' ? failedInARow + 1 : 0;
+        if (failedInARow === failuresToStop && !stopReason) {
+          downReason = `destination "${destination.name}" failed ${failuresToStop} records in a row after every retry (last: ${result.reason})`;
+          halt.abort();
+        }
         if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
         committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
         break;
@@ -220,6 +238,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       outcome = 'stopped';
       // The reason says what to do (connectors word it); the engine only says what it means.
       error = `${stopReason}. The sync stopped; nothing more will be sent until this is fixed.`;
+    } else if (downReason) {
+      outcome = 'failed';
+      error = `${downReason}: the run stopped early; unsent records go out on the next run`;
     } else if (options.signal?.aborted) {
       outcome = 'interrupted';
       error = 'stopped by a shutdown request; unsent records go out on the next run';
