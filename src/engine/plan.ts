@@ -1,6 +1,5 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
 import type { SyncConfig } from '../config/schema.js';
-import { compileMapping } from '../mapping/index.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import type { Workspace } from './workspace.js';
 
@@ -69,7 +68,7 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     sync: sync.name,
     primaryKey: sync.primaryKey,
     cursorColumn: sync.cursor,
-    mapper: compileMapping(sync.mapping),
+    mapping: sync.mapping,
     connector: workspace.connectorOf(sync),
     state,
     startedAt: new Date().toISOString(),

@@ -2,7 +2,6 @@
 // rows that were all confirmed.
 import type { SyncConfig } from '../config/schema.js';
 import type { SendResult } from '../delivery/destination.js';
-import { compileMapping } from '../mapping/index.js';
 import { Classifier, isSendable, type PlannedRecord } from '../plan/classify.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
 import { emptyCounts, readsEverything } from './plan.js';
@@ -35,6 +34,8 @@ export interface RunSummary {
   error?: string;
   /** A few rejections, for the summary (all are in `backflow rejected`). */
   rejections: { key: string; reason: string }[];
+  /** A few invalid records (never sent), for the summary (all are in `backflow runs`). */
+  invalid: { key: string; reason: string }[];
 }
 
 export interface SyncOptions {
@@ -114,6 +115,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   options.onStart?.(runId);
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   const rejections: RunSummary['rejections'] = [];
+  const invalid: RunSummary['invalid'] = [];
   const committer = new Committer(workspace, sync.name, runId);
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
@@ -183,6 +185,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     for (const record of records) {
       counts[record.class]++;
       if (record.class === 'invalid') {
+        if (invalid.length < 10) invalid.push({ key: record.key, reason: record.reason ?? 'invalid' });
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
@@ -205,7 +208,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         sync: sync.name,
         primaryKey: sync.primaryKey,
         cursorColumn: sync.cursor,
-        mapper: compileMapping(sync.mapping),
+        mapping: sync.mapping,
         connector: workspace.connectorOf(sync),
         state,
         startedAt: new Date(startedAt).toISOString(),
@@ -257,5 +260,5 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     state.finishRun(runId, outcome, { ...counts }, error);
     state.releaseLock(sync.name);
   }
-  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections };
+  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections, invalid };
 }
