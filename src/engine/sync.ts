@@ -65,11 +65,14 @@ class Committer {
   private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
   private confirmedKeys: string[] = [];
   private scheduled = false;
+  /** The first commit that failed (disk full, file gone read-only): the run must stop sending. */
+  failure?: Error;
 
   constructor(
     private readonly workspace: Workspace,
     private readonly sync: string,
     private readonly runId: number,
+    private readonly onFailure: () => void,
   ) {}
 
   confirmed(record: PlannedRecord): void {
@@ -89,15 +92,28 @@ class Committer {
     setImmediate(() => this.flush());
   }
 
+  /**
+   * Commits what is buffered. Never throws (it runs from setImmediate): a failure is kept, the run
+   * told to stop, and the uncommitted confirmations are simply sent again next run.
+   */
   flush(): void {
     this.scheduled = false;
     const { state } = this.workspace;
-    state.commitConfirmed(this.sync, this.runId, this.confirmations);
-    state.markSeenOk(this.confirmedKeys);
-    state.recordIssues(this.sync, this.runId, this.issues);
+    const confirmations = this.confirmations;
+    const confirmedKeys = this.confirmedKeys;
+    const issues = this.issues;
     this.confirmations = [];
     this.confirmedKeys = [];
     this.issues = [];
+    if (this.failure) return;
+    try {
+      state.commitConfirmed(this.sync, this.runId, confirmations);
+      state.markSeenOk(confirmedKeys);
+      state.recordIssues(this.sync, this.runId, issues);
+    } catch (error) {
+      this.failure = error as Error;
+      this.onFailure();
+    }
   }
 }
 
@@ -116,7 +132,6 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   const rejections: RunSummary['rejections'] = [];
   const invalid: RunSummary['invalid'] = [];
-  const committer = new Committer(workspace, sync.name, runId);
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
   // Set when the destination failed too many records in a row: it is down, the run ends early.
@@ -135,6 +150,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   // still queued behind the destination's gate are never sent.
   const halt = new AbortController();
   const stopped = () => halt.signal.aborted;
+  const committer = new Committer(workspace, sync.name, runId, () => halt.abort());
   options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
   if (options.signal?.aborted) halt.abort();
 
@@ -232,6 +248,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     await destination.close();
     committer.flush();
     if (crash) throw crash;
+    if (committer.failure) throw committer.failure;
 
     if (sync.cursor) {
       const next = state.safeCursor();
@@ -255,10 +272,18 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     await destination.close().catch(() => undefined);
     committer.flush();
     outcome = 'failed';
-    error = (caught as Error).message;
+    // A commit that failed first is the cause of whatever followed.
+    error = (committer.failure ?? (caught as Error)).message;
   } finally {
-    state.finishRun(runId, outcome, { ...counts }, error);
-    state.releaseLock(sync.name);
+    try {
+      state.finishRun(runId, outcome, { ...counts }, error);
+      state.releaseLock(sync.name);
+    } catch (caught) {
+      // The state cannot record the run (disk full, file gone read-only): the summary still says
+      // what happened; the next run marks this one interrupted and takes over its lock.
+      if (outcome !== 'failed') error = (caught as Error).message;
+      outcome = 'failed';
+    }
   }
   return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections, invalid };
 }
