@@ -8,7 +8,7 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
 
-const positiveInt = z.number().int().positive();
+const positiveInt = z.number().int('must be a whole number').positive();
 
 // Env interpolation yields text, so numeric settings also accept numeric text ("8").
 const count = z

@@ -45,12 +45,13 @@ export function incrementalQuery(
 ): string {
   const bare = bareQuery(query);
   if (bindsCursor(bare) || !cursorColumn || cursor === null || cursor === undefined) return bare;
-  return `select * from (${bare}) as backflow_source where ${quote(cursorColumn)} > :cursor`;
+  // The newline ends a `-- comment` on the query's last line, which would otherwise swallow the `)`.
+  return `select * from (${bare}\n) as backflow_source where ${quote(cursorColumn)} > :cursor`;
 }
 
 /** The statement that returns the query's columns without reading rows. */
 export function emptyQuery(query: string): string {
-  return `select * from (${bareQuery(query)}) as backflow_source limit 0`;
+  return `select * from (${bareQuery(query)}\n) as backflow_source limit 0`;
 }
 
 /** How a read may begin: SELECT, WITH … SELECT, VALUES, TABLE, and DuckDB's FROM-first and PIVOT forms. */
