@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { redact } from '../redact.js';
 import { MIGRATIONS } from './migrations.js';
 
 export class StateError extends Error {}
@@ -273,10 +274,12 @@ export class StateStore {
       const at = now();
       this.db.transaction(() => {
         for (const issue of issues) {
+          // A vendor may echo a credential in its message: it is redacted before it is stored.
+          const reason = redact(issue.reason);
           if (issue.class !== 'invalid') {
-            this.statements.upsertRejection.run({ sync, key: issue.key, fingerprint: issue.fingerprint, status: issue.status, reason: issue.reason, at, run: runId });
+            this.statements.upsertRejection.run({ sync, key: issue.key, fingerprint: issue.fingerprint, status: issue.status, reason, at, run: runId });
           }
-          this.statements.insertIssue.run(runId, issue.key, issue.class, issue.status, issue.reason);
+          this.statements.insertIssue.run(runId, issue.key, issue.class, issue.status, reason);
         }
         this.statements.bumpGeneration.run(sync);
       })();
@@ -373,7 +376,7 @@ export class StateStore {
     return this.guard(() => {
       this.db
         .prepare('update runs set ended_at = ?, outcome = ?, counts = ?, error = ? where id = ?')
-        .run(now(), outcome, JSON.stringify(counts), error ?? null, id);
+        .run(now(), outcome, JSON.stringify(counts), error === undefined ? null : redact(error), id);
     });
   }
 
