@@ -42,6 +42,8 @@ function positional(sql: string, request: ReadRequest): { text: string; values: 
 
 /** The error that broke each client's connection, reported by pg as an 'error' event. */
 const lostConnections = new WeakMap<pg.Client, Error>();
+/** Clients whose connection has closed (by us, or by the server). */
+const endedClients = new WeakSet<pg.Client>();
 
 async function connect(config: z.infer<typeof settings>): Promise<pg.Client> {
   const client = new pg.Client({
@@ -56,14 +58,25 @@ async function connect(config: z.infer<typeof settings>): Promise<pg.Client> {
   client.on('error', (error) => {
     if (!lostConnections.has(client)) lostConnections.set(client, error);
   });
+  client.on('end', () => endedClients.add(client));
   await client.connect();
   return client;
 }
 
-/** The read's failure, said as the lost connection when that is what caused it. */
+/**
+ * The read's failure, said as the lost connection when that is what caused it: an 'error' event, or
+ * a FATAL error from the server (it ends the session, e.g. an administrator terminating it).
+ */
 function readFailure(client: pg.Client, error: unknown): unknown {
-  const lost = lostConnections.get(client);
+  const lost = lostConnections.get(client) ?? ((error as { severity?: string }).severity === 'FATAL' ? (error as Error) : undefined);
   return lost ? new Error(`the connection to the server was lost during the read (${lost.message})`, { cause: lost }) : error;
+}
+
+/** Closes a cursor; a connection that is gone would never answer the close, so it is not waited for. */
+async function closeCursor(client: pg.Client, cursor: Cursor): Promise<void> {
+  if (lostConnections.has(client) || endedClients.has(client)) return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  await Promise.race([cursor.close().catch(() => undefined), ended]);
 }
 
 /** Streams a read's rows through a server-side cursor inside a read-only transaction. */
@@ -78,8 +91,7 @@ async function* readRows(client: pg.Client, request: ReadRequest): AsyncGenerato
       yield rows;
     }
   } finally {
-    // Closing a cursor waits for the server's answer, which a lost connection never gives.
-    if (!lostConnections.has(client)) await cursor.close().catch(() => undefined);
+    await closeCursor(client, cursor);
   }
   await client.query('commit');
 }

@@ -278,9 +278,10 @@ describe('unicode and emoji in every field', () => {
       tags: { país: row.tag },
       metadata: { 注記: row.名前 },
     }));
-    expect(emulator.sentBodies).toEqual(expected);
+    const byKey = (payloads: Record<string, unknown>[]) => [...payloads].sort((a, b) => String(a.externalId).localeCompare(String(b.externalId)));
+    expect(byKey(emulator.sentBodies)).toEqual(byKey(expected));
     // The wire carries UTF-8 as is (JSON escapes only what it must).
-    expect(emulator.received[0].rawBody.toString('utf8')).toContain('"displayName":"✨ 👩‍👩‍👧‍👦 Fam ✨"');
+    expect(emulator.received.map((request) => request.rawBody.toString('utf8')).join('\n')).toContain('"displayName":"✨ 👩‍👩‍👧‍👦 Fam ✨"');
     const state = new Database(path.join(dir, 'state.db'), { readonly: true });
     const stored = state.prepare('select key, payload from records').all() as { key: string; payload: string }[];
     state.close();

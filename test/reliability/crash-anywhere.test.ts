@@ -22,8 +22,8 @@ import { seededRandom } from './random.js';
 
 const RECORDS = 2000;
 const CONCURRENCY = 8;
-const ROUNDS = 4;
-const KILLS_PER_ROUND = 6;
+const ROUNDS = 3;
+const KILLS_PER_ROUND = 8;
 const SEED = 0x8ac4f10;
 /** A run that neither reaches its kill point nor ends within this is a hang: the test fails. */
 const RUN_LIMIT_MS = 60_000;

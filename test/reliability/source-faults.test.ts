@@ -57,14 +57,18 @@ describe('a PostgreSQL source that fails mid-stream', () => {
   it('ends the run with the server’s reason when the connection is dropped between batches; the rerun sends only the rest', async () => {
     const config = configFor(`select * from ${schema}.users order by id`);
     // While the engine delivers the second batch, the source's connection sits idle in its
-    // transaction: that is when the server goes away.
-    const terminated = new Promise<void>((resolve) => {
+    // transaction: that is when the server goes away. Answers are held until it is gone.
+    const terminated = new Promise<number>((resolve) => {
       emulator.onRequest = () => {
         if (emulator.received.length !== 15) return;
         emulator.onRequest = undefined;
+        emulator.hold();
         void admin
           .query(`select pg_terminate_backend(pid) from pg_stat_activity where query like '%${schema}.users order by id%' and pid <> pg_backend_pid()`)
-          .then(() => resolve());
+          .then((result) => {
+            emulator.release();
+            resolve(result.rowCount ?? 0);
+          });
       };
     });
     const child = spawnCli(['--config', config, 'sync']);
@@ -73,7 +77,7 @@ describe('a PostgreSQL source that fails mid-stream', () => {
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    await terminated;
+    expect(await terminated).toBe(1);
 
     expect(code).toBe(1);
     expect(stdout).toContain('Sync users: failed');
@@ -89,6 +93,28 @@ describe('a PostgreSQL source that fails mid-stream', () => {
     expect(rerun.stdout).toContain(`sent ${RECORDS - committed}  rejected 0  failed 0  unchanged ${committed}`);
     expect(new Set(sentKeys()).size).toBe(RECORDS);
     expect(sentKeys()).toHaveLength(RECORDS);
+  });
+
+  it('ends the run the same way when the connection is dropped while a fetch is running', async () => {
+    // Row 25 makes the fetch of the third batch sleep: the server ends the session during it.
+    const config = configFor(`select *, pg_sleep(case when id = 25 then 30 else 0 end) as pause from ${schema}.users order by id`);
+    const child = spawnCli(['--config', config, 'sync']);
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let terminated = 0;
+    for (let attempt = 0; attempt < 300 && terminated === 0; attempt++) {
+      const result = await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'PgSleep' and query like '%${schema}.users order by id%' and pid <> pg_backend_pid()`,
+      );
+      terminated = result.rowCount ?? 0;
+      if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(terminated).toBe(1);
+    expect(await closed).toBe(1);
+    expect(stdout).toMatch(/\n {2}source "warehouse" \(postgres\): the connection to the server was lost during the read \([^)]+\)\n/);
+    expect(sentKeys()).toEqual(Array.from({ length: 20 }, (_, index) => String(index + 1)));
+    expect(await committedCount(config)).toBe(20);
   });
 
   it('keeps what was confirmed when the query fails halfway, and says where the error came from', async () => {

@@ -156,9 +156,9 @@ describe.skipIf(!isRoot)('a read-only state file (needs root: chattr and mount)'
 
 describe.skipIf(!isRoot)('a full disk (needs root: mount)', () => {
   it('fails the run with a clear message, keeps what was committed, and the next run finishes once there is space', async () => {
-    const mount = tmpfs('160k');
+    const mount = tmpfs('128k');
     const state = path.join(mount, 'state.db');
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(2000));
+    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(800));
     const config = configWithState(state);
     const full = await cli(config, 'sync');
 
@@ -167,7 +167,7 @@ describe.skipIf(!isRoot)('a full disk (needs root: mount)', () => {
     expect(full.stdout).toContain(`cannot write state file ${state}: the disk is full (SQLITE_FULL). Free some space and run again`);
     expect(full.stderr).not.toMatch(/\n\s+at /);
     const sentBeforeFull = emulator.received.length;
-    expect(sentBeforeFull).toBeLessThan(2000);
+    expect(sentBeforeFull).toBeLessThan(800);
 
     // What the state holds was confirmed by the destination, exactly as stored.
     const committed = stateRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
@@ -178,10 +178,10 @@ describe.skipIf(!isRoot)('a full disk (needs root: mount)', () => {
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain(`unchanged ${committed.length}`);
     const stored = stateRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
-    expect(stored).toHaveLength(2000);
+    expect(stored).toHaveLength(800);
     for (const row of stored) expect(emulator.profile(row.key)).toMatchObject(JSON.parse(row.payload));
     // Re-sent: only records confirmed after the last commit that fit on the disk.
-    expect(emulator.received.length).toBe(2000 + (sentBeforeFull - committed.length));
+    expect(emulator.received.length).toBe(800 + (sentBeforeFull - committed.length));
   });
 });
 
