@@ -110,12 +110,12 @@ describe('destination faults', () => {
   it('hung requests time out and are retried; a record whose every try hangs fails, unconfirmed', async () => {
     inject({ kind: 'hang' }, 1, '2', '4');
     inject({ kind: 'hang' }, MAX_TRIES, '6');
-    const { workspace, sync } = setup((text) => text.replace('timeoutSeconds: 2', 'timeoutSeconds: 0.3'));
+    const { workspace, sync } = setup((text) => text.replace('timeoutSeconds: 2', 'timeoutSeconds: 0.5'));
     const run = await sync();
 
     expect(run.outcome).toBe('partial');
     expect(run.counts).toMatchObject({ sent: 19, failed: 1 });
-    expect(run.rejections).toEqual([{ key: '6', reason: expect.stringMatching(/^ETIMEDOUT: Timeout awaiting 'request' for 300ms \(after 4 attempts\)$/) }]);
+    expect(run.rejections).toEqual([{ key: '6', reason: expect.stringMatching(/^ETIMEDOUT: Timeout awaiting 'request' for 500ms \(after 4 attempts\)$/) }]);
     expect(retried(triesByKey())).toEqual({ 2: 2, 4: 2, 6: 4 });
     expect(committedKeys(workspace)).toEqual(allKeysBut('6'));
   });
