@@ -108,7 +108,21 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     },
   });
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    // An alias whose anchor is missing, or aliases that expand without bound: point at the first alias.
+    let offset = 0;
+    visit(doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    at(offset, [], `YAML: ${(error as Error).message}`);
+    throw new ConfigError(issues);
+  }
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   // A value that already failed interpolation needs no second message from the schema.
   const reported = new Set(issues.map((issue) => issue.path));

@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { connectors } from '../../connectors/index.js';
 import type { SourceType } from '../sources/contract.js';
 import { sourceTypes } from '../sources/index.js';
+import { notAReadReason } from '../sources/sql.js';
 import { fieldExists } from './payload-fields.js';
 
 export interface ReferenceIssue {
@@ -42,12 +43,16 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
 
     if (typeof entry.source === 'string') {
       const source = sources[entry.source];
-      if (!isRecord(source)) {
+      if (isRecord(config.sources) && !(entry.source in sources)) {
         add(`no source named "${entry.source}": expected one of ${listOf(Object.keys(sources))}`, 'source');
-      } else {
+      } else if (isRecord(source)) {
         const sourceType = (sourceTypes as Record<string, SourceType<any>>)[String(source.type)];
         if (sourceType?.needsQuery && !entry.query) add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
         if (sourceType && !sourceType.needsQuery && entry.query !== undefined) add(`a ${String(source.type)} source takes no query: remove it`, 'query');
+        const notARead = sourceType?.needsQuery && typeof entry.query === 'string' && entry.allowNonSelect !== true ? notAReadReason(entry.query) : undefined;
+        if (notARead) {
+          add(`${notARead}. A sync only reads its source: write a SELECT, or set allowNonSelect: true on this sync to run it anyway (still read-only)`, 'query');
+        }
         if (sourceType && !sourceType.defaults && entry.primaryKey === undefined) {
           add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');
         }
@@ -56,9 +61,10 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
 
     if (typeof entry.destination === 'string') {
       const destination = destinations[entry.destination];
-      if (!isRecord(destination)) {
+      // A destination that exists but is not a mapping was already reported by the schema.
+      if (isRecord(config.destinations) && !(entry.destination in destinations)) {
         add(`no destination named "${entry.destination}": expected one of ${listOf(Object.keys(destinations))}`, 'destination');
-      } else {
+      } else if (isRecord(destination)) {
         const connector = (connectors as Record<string, { payload: Parameters<typeof fieldExists>[0] }>)[String(destination.type)];
         for (const target of connector && isRecord(entry.mapping) ? Object.keys(entry.mapping) : []) {
           const problem = fieldExists(connector.payload, target);

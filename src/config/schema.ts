@@ -8,7 +8,7 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
 
-const positiveInt = z.number().int().positive();
+const positiveInt = z.number().int('must be a whole number').positive();
 
 // Env interpolation yields text, so numeric settings also accept numeric text ("8").
 const count = z
@@ -100,6 +100,12 @@ const sync = z.strictObject({
   name: name.describe('Unique name of the sync; state is kept per name.'),
   source: z.string().describe('Name of an entry in sources.'),
   query: z.string().min(1).optional().describe('SQL that returns one row per record (SQL sources).'),
+  allowNonSelect: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Run a query that is not a plain read (SELECT, WITH … SELECT, VALUES, TABLE, DuckDB FROM …), e.g. CALL a procedure that returns rows. The source still runs it read-only where the engine allows.',
+    ),
   primaryKey: z.string().min(1).optional().describe('Column that identifies a record (required, except from a source with its own key: segment uses userId).'),
   cursor: z.string().min(1).optional().describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it). A segment source defaults to changeSeq.'),
   destination: z.string().describe('Name of an entry in destinations.'),

@@ -48,6 +48,8 @@ export interface DestinationOptions {
 
 const RETRY_ERROR_CODES = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_GOT_REQUEST_ERROR'];
 
+const attemptsText = (attempts: number) => `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+
 function toHttpResponse(response: Response<string>): HttpResponse {
   let body: unknown = response.body ?? '';
   if (typeof body === 'string' && body.length > 0) {
@@ -186,7 +188,7 @@ export class Destination {
         return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
       }
       if (error instanceof RequestError) {
-        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attempts} attempts)`, attempts };
+        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attemptsText(attempts)})`, attempts };
       }
       throw error;
     }
@@ -229,7 +231,7 @@ export class Destination {
         return { kind: 'stop', status, reason: outcome.reason, attempts };
       case 'retry':
         // Still passing after every retry (or a 2xx we cannot trust): not confirmed, due next run.
-        return { kind: 'failed', status, reason: `${outcome.reason} (gave up after ${attempts} attempts)`, attempts };
+        return { kind: 'failed', status, reason: `${outcome.reason} (gave up after ${attemptsText(attempts)})`, attempts };
     }
   }
 }

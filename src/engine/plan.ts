@@ -1,7 +1,6 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
 import type { SyncConfig } from '../config/schema.js';
 import type { Row } from '../sources/contract.js';
-import { compileMapping } from '../mapping/index.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import type { Workspace } from './workspace.js';
 
@@ -45,7 +44,7 @@ export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt:
     sync: sync.name,
     primaryKey: sync.primaryKey,
     cursorColumn: sync.cursor,
-    mapper: compileMapping(sync.mapping),
+    mapping: sync.mapping,
     connector: workspace.connectorOf(sync),
     state: workspace.state,
     startedAt,

@@ -34,6 +34,8 @@ export interface RunSummary {
   error?: string;
   /** A few rejections, for the summary (all are in `backflow rejected`). */
   rejections: { key: string; reason: string }[];
+  /** A few invalid records (never sent), for the summary (all are in `backflow runs`). */
+  invalid: { key: string; reason: string }[];
 }
 
 export interface SyncOptions {
@@ -49,17 +51,28 @@ export interface SyncOptions {
 
 export class SyncStopped extends Error {}
 
+/**
+ * Records failed in a row (each after every retry) that mean the destination is down, not that a
+ * few records are unlucky: the run stops instead of spending the backoff of every remaining record.
+ */
+export function failuresInARowToStop(concurrency: number): number {
+  return Math.max(10, concurrency);
+}
+
 /** Buffers state writes and commits them together once the current burst of answers is in. */
 class Committer {
   private confirmations: Confirmation[] = [];
   private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
   private confirmedKeys: string[] = [];
   private scheduled = false;
+  /** The first commit that failed (disk full, file gone read-only): the run must stop sending. */
+  failure?: Error;
 
   constructor(
     private readonly workspace: Workspace,
     private readonly sync: string,
     private readonly runId: number,
+    private readonly onFailure: () => void,
   ) {}
 
   confirmed(record: PlannedRecord): void {
@@ -79,15 +92,28 @@ class Committer {
     setImmediate(() => this.flush());
   }
 
+  /**
+   * Commits what is buffered. Never throws (it runs from setImmediate): a failure is kept, the run
+   * told to stop, and the uncommitted confirmations are simply sent again next run.
+   */
   flush(): void {
     this.scheduled = false;
     const { state } = this.workspace;
-    state.commitConfirmed(this.sync, this.runId, this.confirmations);
-    state.markSeenOk(this.confirmedKeys);
-    state.recordIssues(this.sync, this.runId, this.issues);
+    const confirmations = this.confirmations;
+    const confirmedKeys = this.confirmedKeys;
+    const issues = this.issues;
     this.confirmations = [];
     this.confirmedKeys = [];
     this.issues = [];
+    if (this.failure) return;
+    try {
+      state.commitConfirmed(this.sync, this.runId, confirmations);
+      state.markSeenOk(confirmedKeys);
+      state.recordIssues(this.sync, this.runId, issues);
+    } catch (error) {
+      this.failure = error as Error;
+      this.onFailure();
+    }
   }
 }
 
@@ -105,9 +131,13 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   options.onStart?.(runId);
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   const rejections: RunSummary['rejections'] = [];
-  const committer = new Committer(workspace, sync.name, runId);
+  const invalid: RunSummary['invalid'] = [];
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
+  // Set when the destination failed too many records in a row: it is down, the run ends early.
+  let downReason: string | undefined;
+  let failedInARow = 0;
+  const failuresToStop = failuresInARowToStop(destination.concurrency);
   // An unexpected error while sending (a bug, not an HTTP answer): the run ends as failed.
   let crash: Error | undefined;
   let outcome: RunOutcome = 'success';
@@ -120,6 +150,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   // still queued behind the destination's gate are never sent.
   const halt = new AbortController();
   const stopped = () => halt.signal.aborted;
+  const committer = new Committer(workspace, sync.name, runId, () => halt.abort());
   options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
   if (options.signal?.aborted) halt.abort();
 
@@ -127,6 +158,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     switch (result.kind) {
       case 'sent':
         counts.sent++;
+        failedInARow = 0;
         committer.confirmed(record);
         break;
       case 'skipped':
@@ -139,6 +171,11 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       case 'failed': {
         const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
         counts[kind]++;
+        failedInARow = kind === 'failed' ? failedInARow + 1 : 0;
+        if (failedInARow === failuresToStop && !stopReason) {
+          downReason = `destination "${destination.name}" failed ${failuresToStop} records in a row after every retry (last: ${result.reason})`;
+          halt.abort();
+        }
         if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
         committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
         break;
@@ -164,6 +201,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     for (const record of records) {
       counts[record.class]++;
       if (record.class === 'invalid') {
+        if (invalid.length < 10) invalid.push({ key: record.key, reason: record.reason ?? 'invalid' });
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
@@ -201,6 +239,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     await destination.close();
     committer.flush();
     if (crash) throw crash;
+    if (committer.failure) throw committer.failure;
 
     if (sync.cursor) {
       const next = state.safeCursor();
@@ -210,6 +249,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       outcome = 'stopped';
       // The reason says what to do (connectors word it); the engine only says what it means.
       error = `${stopReason}. The sync stopped; nothing more will be sent until this is fixed.`;
+    } else if (downReason) {
+      outcome = 'failed';
+      error = `${downReason}: the run stopped early; unsent records go out on the next run`;
     } else if (options.signal?.aborted) {
       outcome = 'interrupted';
       error = 'stopped by a shutdown request; unsent records go out on the next run';
@@ -221,10 +263,18 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     await destination.close().catch(() => undefined);
     committer.flush();
     outcome = 'failed';
-    error = (caught as Error).message;
+    // A commit that failed first is the cause of whatever followed.
+    error = (committer.failure ?? (caught as Error)).message;
   } finally {
-    state.finishRun(runId, outcome, { ...counts }, error);
-    state.releaseLock(sync.name);
+    try {
+      state.finishRun(runId, outcome, { ...counts }, error);
+      state.releaseLock(sync.name);
+    } catch (caught) {
+      // The state cannot record the run (disk full, file gone read-only): the summary still says
+      // what happened; the next run marks this one interrupted and takes over its lock.
+      if (outcome !== 'failed') error = (caught as Error).message;
+      outcome = 'failed';
+    }
   }
-  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections };
+  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections, invalid };
 }

@@ -83,6 +83,19 @@ export function mappingColumns(mapping: Record<string, MappingValue>): string[] 
   });
 }
 
+/**
+ * Of `needed` columns, those a row with `present` columns cannot supply: neither the column itself
+ * nor a JSON column it reads into (a dotted name's leading part), by the same rule as readColumn.
+ */
+export function missingColumns(needed: Iterable<string>, present: Iterable<string>): string[] {
+  const have = new Set(present);
+  return [...new Set(needed)].filter((column) => {
+    if (have.has(column)) return false;
+    const parts = column.split('.');
+    return !parts.some((_, split) => split > 0 && have.has(parts.slice(0, split).join('.')));
+  });
+}
+
 /** Compiles a mapping once into a function applied to every row. */
 export function compileMapping(mapping: Record<string, MappingValue>): Mapper {
   const fields = Object.entries(mapping).map(([target, entry]) => {

@@ -3,7 +3,8 @@
 // Used by both `plan` and `sync`, so what plan shows is what sync does.
 import type { z } from 'zod';
 import type { Connector } from '../../connectors/contract.js';
-import { MappingError, type Mapper } from '../mapping/index.js';
+import type { MappingValue } from '../config/schema.js';
+import { compileMapping, mappingColumns, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
 import type { StateStore, StoredRejection } from '../state/store.js';
 import { diffPayloads, type FieldChange } from './diff.js';
@@ -51,20 +52,48 @@ export interface ClassifierOptions {
   sync: string;
   primaryKey: string;
   cursorColumn?: string;
-  mapper: Mapper;
+  mapping: Record<string, MappingValue>;
   connector: Connector;
   state: StateStore;
   startedAt: string;
 }
 
+/**
+ * The source no longer returns a column the sync reads (dropped or renamed in the warehouse). Sending
+ * on would strip that field from every record (or key every record as null): the run stops first.
+ */
+export class MissingColumnError extends Error {}
+
 export class Classifier {
+  private readonly mapper: Mapper;
+  private columnsChecked = false;
+
   constructor(private readonly options: ClassifierOptions) {
+    this.mapper = compileMapping(options.mapping);
     options.state.resetSeen();
+  }
+
+  /** Throws MissingColumnError when `row` lacks a column the key, cursor or mapping reads. */
+  private checkColumns(row: Row): void {
+    const { primaryKey, cursorColumn, mapping, sync } = this.options;
+    const present = Object.keys(row);
+    const missing = missingColumns([primaryKey, ...(cursorColumn ? [cursorColumn] : []), ...mappingColumns(mapping)], present);
+    if (missing.length === 0) return;
+    const role = (column: string) => (column === primaryKey ? 'the primaryKey' : column === cursorColumn ? 'the cursor' : 'the mapping');
+    throw new MissingColumnError(
+      `sync "${sync}": the source returned no column ${missing.map((column) => `"${column}" (read by ${role(column)})`).join(', ')}; ` +
+        `it returned ${present.join(', ')}. Was it dropped or renamed? Fix the query or the mapping; nothing was sent.`,
+    );
   }
 
   /** Classifies one batch of rows, in order. */
   classify(rows: Row[]): PlannedRecord[] {
-    const { primaryKey, cursorColumn, mapper, connector, state, sync, startedAt } = this.options;
+    const { primaryKey, cursorColumn, connector, state, sync, startedAt } = this.options;
+    const mapper = this.mapper;
+    if (!this.columnsChecked && rows.length > 0) {
+      this.checkColumns(rows[0]);
+      this.columnsChecked = true;
+    }
     const planned: PlannedRecord[] = [];
     for (const row of rows) {
       const rawKey = row[primaryKey];

@@ -40,6 +40,11 @@ function positional(sql: string, request: ReadRequest): { text: string; values: 
   return { text, values: [cursor] };
 }
 
+/** The error that broke each client's connection, reported by pg as an 'error' event. */
+const lostConnections = new WeakMap<pg.Client, Error>();
+/** Clients whose connection has closed (by us, or by the server). */
+const endedClients = new WeakSet<pg.Client>();
+
 async function connect(config: z.infer<typeof settings>): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: config.url,
@@ -47,8 +52,48 @@ async function connect(config: z.infer<typeof settings>): Promise<pg.Client> {
     statement_timeout: config.statementTimeoutSeconds * 1000,
     application_name: 'backflow',
   });
+  // A connection lost while no query runs (the server restarted or ended the session while the
+  // engine delivered a batch) arrives as an 'error' event, which unheard would crash the process.
+  // It is kept, and the read fails with it.
+  client.on('error', (error) => {
+    if (!lostConnections.has(client)) lostConnections.set(client, error);
+  });
+  client.on('end', () => endedClients.add(client));
   await client.connect();
   return client;
+}
+
+/**
+ * The read's failure, said as the lost connection when that is what caused it: an 'error' event, or
+ * a FATAL error from the server (it ends the session, e.g. an administrator terminating it).
+ */
+function readFailure(client: pg.Client, error: unknown): unknown {
+  const lost = lostConnections.get(client) ?? ((error as { severity?: string }).severity === 'FATAL' ? (error as Error) : undefined);
+  return lost ? new Error(`the connection to the server was lost during the read (${lost.message})`, { cause: lost }) : error;
+}
+
+/** Closes a cursor; a connection that is gone would never answer the close, so it is not waited for. */
+async function closeCursor(client: pg.Client, cursor: Cursor): Promise<void> {
+  if (lostConnections.has(client) || endedClients.has(client)) return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  await Promise.race([cursor.close().catch(() => undefined), ended]);
+}
+
+/** Streams a read's rows through a server-side cursor inside a read-only transaction. */
+async function* readRows(client: pg.Client, request: ReadRequest): AsyncGenerator<Row[]> {
+  await client.query('begin transaction isolation level repeatable read read only');
+  const { text, values } = positional(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor), request);
+  const cursor = client.query(new Cursor<Row>(text, values));
+  try {
+    for (;;) {
+      const rows = await cursor.read(request.batchSize);
+      if (rows.length === 0) break;
+      yield rows;
+    }
+  } finally {
+    await closeCursor(client, cursor);
+  }
+  await client.query('commit');
 }
 
 export const postgresSource: SourceType<typeof settings> = {
@@ -64,19 +109,9 @@ export const postgresSource: SourceType<typeof settings> = {
         const client = await connect(config);
         clients.add(client);
         try {
-          await client.query('begin transaction isolation level repeatable read read only');
-          const { text, values } = positional(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor), request);
-          const cursor = client.query(new Cursor<Row>(text, values));
-          try {
-            for (;;) {
-              const rows = await cursor.read(request.batchSize);
-              if (rows.length === 0) break;
-              yield rows;
-            }
-          } finally {
-            await cursor.close().catch(() => undefined);
-          }
-          await client.query('commit');
+          yield* readRows(client, request);
+        } catch (error) {
+          throw readFailure(client, error);
         } finally {
           clients.delete(client);
           await client.end().catch(() => undefined);

@@ -45,10 +45,44 @@ export function incrementalQuery(
 ): string {
   const bare = bareQuery(query);
   if (bindsCursor(bare) || !cursorColumn || cursor === null || cursor === undefined) return bare;
-  return `select * from (${bare}) as backflow_source where ${quote(cursorColumn)} > :cursor`;
+  // The newline ends a `-- comment` on the query's last line, which would otherwise swallow the `)`.
+  return `select * from (${bare}\n) as backflow_source where ${quote(cursorColumn)} > :cursor`;
 }
 
 /** The statement that returns the query's columns without reading rows. */
 export function emptyQuery(query: string): string {
-  return `select * from (${bareQuery(query)}) as backflow_source limit 0`;
+  return `select * from (${bareQuery(query)}\n) as backflow_source limit 0`;
+}
+
+/** How a read may begin: SELECT, WITH … SELECT, VALUES, TABLE, and DuckDB's FROM-first and PIVOT forms. */
+const READ_STARTS = new Set(['select', 'with', 'values', 'table', 'from', 'pivot', 'unpivot', 'summarize', 'describe']);
+/** Words that only appear in statements that change data or schema (a data-modifying CTE, SELECT INTO). */
+const WRITE_WORDS = new Set(['insert', 'update', 'delete', 'merge', 'into', 'truncate', 'drop', 'alter', 'create', 'grant', 'revoke']);
+
+/**
+ * The query's words outside comments, string literals and quoted identifiers (where a word such as
+ * "delete" is only data), plus a `;` for each statement separator.
+ */
+function sqlWords(query: string): string[] {
+  const stripped = bareQuery(query).replace(
+    /--[^\n]*|#[^\n]*|\/\*[\s\S]*?(\*\/|$)|'(?:[^']|'')*('|$)|"(?:[^"]|"")*("|$)|`(?:[^`]|``)*(`|$)|\$([A-Za-z_]\w*)?\$[\s\S]*?(\$\5\$|$)/g,
+    ' ',
+  );
+  return stripped.toLowerCase().match(/[a-z_][a-z0-9_$]*|;/g) ?? [];
+}
+
+/**
+ * Why a sync's query is not a plain read, or undefined when it is. Sources already run queries
+ * read-only; this check gives the clear, early message (at the query's line in the config) instead
+ * of a driver error halfway through a run, and protects sources whose engine could write (an
+ * in-memory DuckDB can COPY to files).
+ */
+export function notAReadReason(query: string): string | undefined {
+  const words = sqlWords(query);
+  if (words.length === 0) return 'the query is empty (only comments)';
+  if (words.includes(';')) return 'the query holds more than one statement: give one SELECT';
+  if (!READ_STARTS.has(words[0])) return `the query starts with ${words[0].toUpperCase()}, not SELECT`;
+  const write = words.find((word) => WRITE_WORDS.has(word));
+  if (write) return `the query contains ${write.toUpperCase()}, which changes data`;
+  return undefined;
 }

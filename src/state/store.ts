@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { redact } from '../redact.js';
 import { MIGRATIONS } from './migrations.js';
 
 export class StateError extends Error {}
@@ -53,6 +54,71 @@ export interface RunRow {
 }
 
 const now = () => new Date().toISOString();
+
+const BUSY_TIMEOUT_MS = 10_000;
+const STATE_TABLES = ['records', 'rejections', 'runs', 'run_issues', 'cursors', 'locks', 'generations'];
+
+/**
+ * Schema 0 means a new, empty file. One that already holds tables belongs to another program (a
+ * state.path pointing at the wrong file): migrating would write Backflow's tables into it.
+ */
+function refuseForeignDatabase(db: Database.Database, file: string): void {
+  const tables = (db.prepare("select name from sqlite_schema where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name").all() as { name: string }[]).map(
+    (row) => row.name,
+  );
+  if (tables.length === 0) return;
+  throw new StateError(
+    `state file ${file} is not a Backflow state database: it has no Backflow schema version but holds other tables (${tables.join(', ')}). ` +
+      'It was not changed. Point state.path at a new file, or at the right state file.',
+  );
+}
+const RESTORE = 'Restore it from a backup, or move it aside to start over (every record will be sent again).';
+
+function isWritable(folder: string): boolean {
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A SQLite failure on the state file, said as what it means for the user and what to do; anything
+ * else is returned as it is. `opening`: the file was only being opened, so it was not changed.
+ */
+function explainStateError(error: unknown, file: string, opening: boolean): unknown {
+  if (error instanceof StateError) return error;
+  const code = String((error as { code?: unknown }).code ?? '');
+  const reason = `${(error as Error).message} (${code})`;
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    const kept = opening ? ' It was not changed.' : '';
+    return new StateError(`state file ${file} is ${opening ? 'not a valid Backflow state database' : 'damaged'} (${(error as Error).message}).${kept} ${RESTORE}`);
+  }
+  if (code.startsWith('SQLITE_READONLY')) {
+    return new StateError(`cannot write state file ${file}: it is read-only (${code}). Check the permissions of the file and its folder, and that its disk is mounted read-write.`);
+  }
+  if (code === 'SQLITE_FULL') {
+    return new StateError(
+      `cannot write state file ${file}: the disk is full (${code}). Free some space and run again: records confirmed since the last commit are sent again (at-least-once), none is lost.`,
+    );
+  }
+  if (code.startsWith('SQLITE_BUSY')) {
+    return new StateError(
+      `state file ${file} is locked by another process (waited ${BUSY_TIMEOUT_MS / 1000} s for its write lock): another Backflow command or a tool holds a write transaction on it. Run again once it is released.`,
+    );
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') && !isWritable(path.dirname(file))) {
+    return new StateError(
+      `cannot use state file ${file}: its folder is read-only, and SQLite writes its -wal and -shm files next to the file, even to read it (${code}). ` +
+        'Mount the disk read-write, or fix the permissions of the folder.',
+    );
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
+    return new StateError(`cannot use state file ${file}: ${reason}. Check that its folder exists and is writable, and the disk's health.`);
+  }
+  return error;
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -115,17 +181,19 @@ export class StateStore {
   }
 
   private static connect(file: string, readonly: boolean, displayName = file): StateStore {
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       db = new Database(file, { readonly, fileMustExist: readonly });
-      db.pragma('busy_timeout = 10000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      // Before anything writes to the file (even switching it to WAL).
+      if (version === 0) refuseForeignDatabase(db, displayName);
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         // NORMAL in WAL mode survives a process crash; a power loss may forget the last commits, which
         // only means re-sending them (at-least-once), never losing an update.
         db.pragma('synchronous = NORMAL');
       }
-      const version = db.pragma('user_version', { simple: true }) as number;
       if (version > MIGRATIONS.length) {
         throw new StateError(
           `state file ${displayName} was written by a newer Backflow (schema ${version}, this one knows ${MIGRATIONS.length}): upgrade Backflow`,
@@ -139,27 +207,18 @@ export class StateStore {
           );
         }
         db.transaction(() => {
-          for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
-          db.pragma(`user_version = ${MIGRATIONS.length}`);
+          for (const migration of MIGRATIONS.slice(version)) db!.exec(migration);
+          db!.pragma(`user_version = ${MIGRATIONS.length}`);
         }).immediate();
       }
-      // A quick structural check: a damaged file must be refused, never silently reset.
-      db.prepare('select count(*) from runs').get();
+      // A quick structural check (each table's first page): a damaged file must be refused, never
+      // silently reset. Damage deeper in a table is found when it is read, and refused the same way.
+      for (const table of STATE_TABLES) db.prepare(`select * from ${table} limit 1`).get();
     } catch (error) {
-      if (error instanceof StateError) throw error;
-      const code = (error as { code?: string }).code ?? '';
-      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-        throw new StateError(
-          `state file ${displayName} is not a valid Backflow state database (${(error as Error).message}). ` +
-            'It was not changed. Restore it from a backup, or move it aside to start over (every record will be sent again).',
-        );
-      }
-      if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_BUSY' || code === 'SQLITE_FULL') {
-        throw new StateError(`cannot use state file ${displayName}: ${(error as Error).message} (${code}). Check its permissions, free disk space, and that no other process holds it.`);
-      }
-      throw error;
+      db?.close();
+      throw explainStateError(error, displayName, true);
     }
-    return new StateStore(db, displayName);
+    return new StateStore(db!, displayName);
   }
 
   /** A message about the state worth telling the user (e.g. an unmigrated file read as empty). */
@@ -173,53 +232,72 @@ export class StateStore {
     if (this.db.open) this.db.close();
   }
 
+  /** Runs a read or write of the state, turning SQLite's failures into messages about the file. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw explainStateError(error, this.file, false);
+    }
+  }
+
   // --- records --------------------------------------------------------------------------------
 
   lookup(sync: string, keys: string[]): { records: Map<string, StoredRecord>; rejections: Map<string, StoredRejection> } {
-    const json = JSON.stringify(keys);
-    const records = new Map<string, StoredRecord>();
-    for (const row of this.statements.lookupRecords.all(json, sync) as StoredRecord[]) records.set(row.key, row);
-    const rejections = new Map<string, StoredRejection>();
-    for (const row of this.statements.lookupRejections.all(json, sync) as StoredRejection[]) rejections.set(row.key, row);
-    return { records, rejections };
+    return this.guard(() => {
+      const json = JSON.stringify(keys);
+      const records = new Map<string, StoredRecord>();
+      for (const row of this.statements.lookupRecords.all(json, sync) as StoredRecord[]) records.set(row.key, row);
+      const rejections = new Map<string, StoredRejection>();
+      for (const row of this.statements.lookupRejections.all(json, sync) as StoredRejection[]) rejections.set(row.key, row);
+      return { records, rejections };
+    });
   }
 
   /** Commits records the destination confirmed (and clears their rejections) in one transaction. */
   commitConfirmed(sync: string, runId: number | null, confirmed: Confirmation[]): void {
-    if (confirmed.length === 0) return;
-    const at = now();
-    this.db.transaction(() => {
-      for (const record of confirmed) {
-        this.statements.upsertRecord.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), at, runId);
-        this.statements.deleteRejection.run(sync, record.key);
-      }
-      this.statements.bumpGeneration.run(sync);
-    })();
+    return this.guard(() => {
+      if (confirmed.length === 0) return;
+      const at = now();
+      this.db.transaction(() => {
+        for (const record of confirmed) {
+          this.statements.upsertRecord.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), at, runId);
+          this.statements.deleteRejection.run(sync, record.key);
+        }
+        this.statements.bumpGeneration.run(sync);
+      })();
+    });
   }
 
   /** Records rejections (sent, refused: retried next run) and per-run issues (rejected, invalid, failed). */
   recordIssues(sync: string, runId: number, issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[]): void {
-    if (issues.length === 0) return;
-    const at = now();
-    this.db.transaction(() => {
-      for (const issue of issues) {
-        if (issue.class !== 'invalid') {
-          this.statements.upsertRejection.run({ sync, key: issue.key, fingerprint: issue.fingerprint, status: issue.status, reason: issue.reason, at, run: runId });
+    return this.guard(() => {
+      if (issues.length === 0) return;
+      const at = now();
+      this.db.transaction(() => {
+        for (const issue of issues) {
+          // A vendor may echo a credential in its message: it is redacted before it is stored.
+          const reason = redact(issue.reason);
+          if (issue.class !== 'invalid') {
+            this.statements.upsertRejection.run({ sync, key: issue.key, fingerprint: issue.fingerprint, status: issue.status, reason, at, run: runId });
+          }
+          this.statements.insertIssue.run(runId, issue.key, issue.class, issue.status, reason);
         }
-        this.statements.insertIssue.run(runId, issue.key, issue.class, issue.status, issue.reason);
-      }
-      this.statements.bumpGeneration.run(sync);
-    })();
+        this.statements.bumpGeneration.run(sync);
+      })();
+    });
   }
 
   /** Keys confirmed earlier that are not in the temp `seen` table, a page at a time (for `removed`). */
   unseenKeys(sync: string, after: string, limit: number): StoredRecord[] {
-    return this.db
-      .prepare(
-        `select key, fingerprint, payload from records
-         where sync = ? and key > ? and key not in (select key from temp.seen) order by key limit ?`,
-      )
-      .all(sync, after, limit) as StoredRecord[];
+    return this.guard(() => {
+      return this.db
+        .prepare(
+          `select key, fingerprint, payload from records
+           where sync = ? and key > ? and key not in (select key from temp.seen) order by key limit ?`,
+        )
+        .all(sync, after, limit) as StoredRecord[];
+    });
   }
 
   /** Clears unchanged records' stale rejections (the destination already holds what we would send). */
@@ -239,25 +317,31 @@ export class StateStore {
 
   /** Adds keys in order; returns, for each entry, whether it was new (false: a duplicate key). */
   addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): boolean[] {
-    const insert = this.db.prepare('insert or ignore into temp.seen (key, cursor, ok) values (?, ?, ?)');
-    return this.db.transaction(() => entries.map((entry) => insert.run(entry.key, entry.cursor as never, entry.ok ? 1 : 0).changes === 1))();
+    return this.guard(() => {
+      const insert = this.db.prepare('insert or ignore into temp.seen (key, cursor, ok) values (?, ?, ?)');
+      return this.db.transaction(() => entries.map((entry) => insert.run(entry.key, entry.cursor as never, entry.ok ? 1 : 0).changes === 1))();
+    });
   }
 
   markSeenOk(keys: string[]): void {
-    if (keys.length === 0) return;
-    this.db.prepare('update temp.seen set ok = 1 where key in (select value from json_each(?))').run(JSON.stringify(keys));
+    return this.guard(() => {
+      if (keys.length === 0) return;
+      this.db.prepare('update temp.seen set ok = 1 where key in (select value from json_each(?))').run(JSON.stringify(keys));
+    });
   }
 
   /** The largest cursor value below every row that was not confirmed; null when none qualifies. */
   safeCursor(): unknown {
-    const row = this.db
-      .prepare(
-        `select max(cursor) as value from temp.seen where cursor is not null and (
-           not exists (select 1 from temp.seen where ok = 0 and cursor is not null)
-           or cursor < (select min(cursor) from temp.seen where ok = 0 and cursor is not null))`,
-      )
-      .get() as { value: unknown };
-    return row.value ?? null;
+    return this.guard(() => {
+      const row = this.db
+        .prepare(
+          `select max(cursor) as value from temp.seen where cursor is not null and (
+             not exists (select 1 from temp.seen where ok = 0 and cursor is not null)
+             or cursor < (select min(cursor) from temp.seen where ok = 0 and cursor is not null))`,
+        )
+        .get() as { value: unknown };
+      return row.value ?? null;
+    });
   }
 
   // --- cursors, generations ------------------------------------------------------------------
@@ -268,9 +352,11 @@ export class StateStore {
   }
 
   setCursor(sync: string, value: unknown): void {
-    this.db
-      .prepare('insert into cursors (sync, value, updated_at) values (?, ?, ?) on conflict (sync) do update set value = excluded.value, updated_at = excluded.updated_at')
-      .run(sync, JSON.stringify(value), now());
+    return this.guard(() => {
+      this.db
+        .prepare('insert into cursors (sync, value, updated_at) values (?, ?, ?) on conflict (sync) do update set value = excluded.value, updated_at = excluded.updated_at')
+        .run(sync, JSON.stringify(value), now());
+    });
   }
 
   generation(sync: string): number {
@@ -281,25 +367,31 @@ export class StateStore {
   // --- runs -------------------------------------------------------------------------------------
 
   startRun(sync: string, full: boolean): number {
-    return Number(
-      this.db.prepare('insert into runs (sync, started_at, full, pid) values (?, ?, ?, ?)').run(sync, now(), full ? 1 : 0, process.pid).lastInsertRowid,
-    );
+    return this.guard(() => {
+      return Number(
+        this.db.prepare('insert into runs (sync, started_at, full, pid) values (?, ?, ?, ?)').run(sync, now(), full ? 1 : 0, process.pid).lastInsertRowid,
+      );
+    });
   }
 
   finishRun(id: number, outcome: RunOutcome, counts: Record<string, number>, error?: string): void {
-    this.db
-      .prepare('update runs set ended_at = ?, outcome = ?, counts = ?, error = ? where id = ?')
-      .run(now(), outcome, JSON.stringify(counts), error ?? null, id);
+    return this.guard(() => {
+      this.db
+        .prepare('update runs set ended_at = ?, outcome = ?, counts = ?, error = ? where id = ?')
+        .run(now(), outcome, JSON.stringify(counts), error === undefined ? null : redact(error), id);
+    });
   }
 
   /** Runs left `running` by a process that no longer exists are marked interrupted. */
   markInterruptedRuns(sync: string): void {
-    const rows = this.db.prepare("select id, pid from runs where sync = ? and outcome = 'running'").all(sync) as { id: number; pid: number | null }[];
-    for (const row of rows) {
-      if (row.pid === null || !isAlive(row.pid) || row.pid === process.pid) {
-        this.db.prepare("update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, 'the process ended before the run finished') where id = ?").run(now(), row.id);
+    return this.guard(() => {
+      const rows = this.db.prepare("select id, pid from runs where sync = ? and outcome = 'running'").all(sync) as { id: number; pid: number | null }[];
+      for (const row of rows) {
+        if (row.pid === null || !isAlive(row.pid) || row.pid === process.pid) {
+          this.db.prepare("update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, 'the process ended before the run finished') where id = ?").run(now(), row.id);
+        }
       }
-    }
+    });
   }
 
   lastRuns(): RunRow[] {
@@ -343,13 +435,15 @@ export class StateStore {
 
   /** Forgets a sync's records, rejections and cursor, so the next run sends everything. */
   reset(sync: string): { records: number } {
-    return this.db.transaction(() => {
-      const records = this.db.prepare('delete from records where sync = ?').run(sync).changes;
-      this.db.prepare('delete from rejections where sync = ?').run(sync);
-      this.db.prepare('delete from cursors where sync = ?').run(sync);
-      this.statements.bumpGeneration.run(sync);
-      return { records };
-    })();
+    return this.guard(() => {
+      return this.db.transaction(() => {
+        const records = this.db.prepare('delete from records where sync = ?').run(sync).changes;
+        this.db.prepare('delete from rejections where sync = ?').run(sync);
+        this.db.prepare('delete from cursors where sync = ?').run(sync);
+        this.statements.bumpGeneration.run(sync);
+        return { records };
+      })();
+    });
   }
 
   // --- locks ------------------------------------------------------------------------------------
@@ -359,21 +453,25 @@ export class StateStore {
    * SIGKILL) on this host is taken over.
    */
   acquireLock(sync: string, runId: number | null): void {
-    const host = os.hostname();
-    this.db.transaction(() => {
-      const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as { pid: number; host: string; acquired_at: string } | undefined;
-      if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
-        throw new SyncLockedError(
-          `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
-            'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
-        );
-      }
-      this.db.prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at) values (?, ?, ?, ?, ?)').run(sync, process.pid, host, runId, now());
-    }).immediate();
+    return this.guard(() => {
+      const host = os.hostname();
+      this.db.transaction(() => {
+        const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as { pid: number; host: string; acquired_at: string } | undefined;
+        if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
+          throw new SyncLockedError(
+            `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
+              'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
+          );
+        }
+        this.db.prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at) values (?, ?, ?, ?, ?)').run(sync, process.pid, host, runId, now());
+      }).immediate();
+    });
   }
 
   releaseLock(sync: string): void {
-    if (!this.db.open) return;
-    this.db.prepare('delete from locks where sync = ? and pid = ?').run(sync, process.pid);
+    return this.guard(() => {
+      if (!this.db.open) return;
+      this.db.prepare('delete from locks where sync = ? and pid = ?').run(sync, process.pid);
+    });
   }
 }

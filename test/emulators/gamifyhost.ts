@@ -23,8 +23,11 @@ export class GamifyHostEmulator extends HttpEmulator {
   readonly profiles = new Map<string, GamifyProfile>();
   readonly revokedKeys = new Set<string>();
 
-  constructor(readonly validKeys: string[] = ['pk_test_demo']) {
-    super((request) => this.handle(request));
+  constructor(
+    readonly validKeys: string[] = ['pk_test_demo'],
+    options: { maxBodyBytes?: number } = {},
+  ) {
+    super((request) => this.handle(request), options);
   }
 
   profile(externalId: string, environment: 'LIVE' | 'TEST' = 'TEST'): GamifyProfile | undefined {

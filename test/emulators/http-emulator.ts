@@ -24,7 +24,8 @@ export type Fault =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'hang' } // never answers; the client must time out
   | { kind: 'drop' } // closes the connection without an answer
-  | { kind: 'malformed' }; // 200 with a body that is not the documented JSON
+  | { kind: 'malformed' } // 200 with a body that is not the documented JSON
+  | { kind: 'reset' }; // the vendor processes the request, then the connection is reset halfway through the answer
 
 interface ScheduledFault {
   fault: Fault;
@@ -44,8 +45,11 @@ export class HttpEmulator {
   private server?: http.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
   private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
   maxInFlight = 0;
   private holding?: { answers: Promise<void>; release: () => void };
+  /** Called as each request arrives, before any latency or answer: a test's trigger (e.g. a kill at the Nth request). */
+  onRequest?: (request: ReceivedRequest) => void;
 
   constructor(
     private readonly handler: Handler,
@@ -79,6 +83,11 @@ export class HttpEmulator {
   release(): void {
     this.holding?.release();
     this.holding = undefined;
+  }
+
+  /** Resolves once no request is being answered (e.g. after a client was killed mid-request). */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async stop(): Promise<void> {
@@ -131,6 +140,7 @@ export class HttpEmulator {
     }
     const request: ReceivedRequest = { at: Date.now(), method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, rawBody };
     this.received.push(request);
+    this.onRequest?.(request);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -148,10 +158,12 @@ export class HttpEmulator {
       if (fault?.kind === 'malformed') return send(res, { status: 200, body: '<html>upstream proxy error</html>', headers: { 'content-type': 'text/html' } });
       if (fault?.kind === 'status') return send(res, fault);
       const reply = await this.handler(request);
+      if (fault?.kind === 'reset') return sendHalfThenReset(res, reply);
       if (reply.status >= 200 && reply.status < 300) this.accepted++;
       send(res, reply);
     } finally {
       this.inFlight--;
+      if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 }
@@ -160,6 +172,13 @@ function send(res: http.ServerResponse, reply: Reply): void {
   const text = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
   res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
   res.end(text);
+}
+
+/** The status line, headers and half the body of `reply`, then a TCP reset: the answer is lost mid-way. */
+function sendHalfThenReset(res: http.ServerResponse, reply: Reply): void {
+  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
+  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...reply.headers });
+  res.write(text.slice(0, Math.floor(text.length / 2)), () => res.socket?.resetAndDestroy());
 }
 
 /** Reads a header the way a server does (Node lower-cases names). */

@@ -27,6 +27,8 @@ function describeSummary(summary: RunSummary): string[] {
     `  read ${n(c.read)}  sent ${n(c.sent)}  rejected ${n(c.rejected)}  failed ${n(c.failed)}  unchanged ${n(c.unchanged)}  invalid ${n(c.invalid)}  removed ${n(c.removed)}`,
     ...summary.rejections.map((rejection) => `  ✗ ${rejection.key}: ${rejection.reason}`),
     ...(c.rejected + c.failed > summary.rejections.length ? [`  … see backflow rejected --sync ${summary.sync}`] : []),
+    ...summary.invalid.map((record) => `  ! ${record.key}: invalid, not sent: ${record.reason}`),
+    ...(c.invalid > summary.invalid.length ? [`  … see backflow runs --sync ${summary.sync}`] : []),
     ...(summary.error ? [`  ${summary.error}`] : []),
   ];
 }

@@ -1,7 +1,7 @@
 // `backflow validate [--connect]`: the config's schema, env vars, references and cron syntax; with
 // --connect, each sync's query is run without reading rows, to find columns the mapping lacks.
 import type { SourceConfig } from '../../config/schema.js';
-import { mappingColumns } from '../../mapping/index.js';
+import { mappingColumns, missingColumns } from '../../mapping/index.js';
 import type { SourceReader } from '../../sources/contract.js';
 import { sourceTypeFor } from '../../sources/index.js';
 import { load, type GlobalOptions } from '../context.js';
@@ -29,13 +29,10 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
             reader = await sourceType.open(sourceType.settings.parse(settings), { configDir: loaded.dir });
             readers.set(sync.source, reader);
           }
-          const columns = new Set(await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 }));
+          const columns = await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 });
           const needed = [sync.primaryKey, ...(sync.cursor ? [sync.cursor] : []), ...mappingColumns(sync.mapping)];
-          for (const column of new Set(needed)) {
-            const head = column.split('.')[0];
-            if (!columns.has(column) && !columns.has(head)) {
-              problems.push({ sync: sync.name, message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${[...columns].join(', ')})` });
-            }
+          for (const column of missingColumns(needed, columns)) {
+            problems.push({ sync: sync.name, message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})` });
           }
         } catch (error) {
           problems.push({ sync: sync.name, message: `cannot run the query on source "${sync.source}": ${(error as Error).message}` });
