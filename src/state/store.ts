@@ -10,10 +10,10 @@ export class StateError extends Error {}
 /** The sync is running in another process (or another run of this one). */
 export class SyncLockedError extends StateError {}
 
+/** What was last confirmed for a record: its key and the fingerprint of the payload sent. */
 export interface StoredRecord {
   key: string;
   fingerprint: string;
-  payload: string;
 }
 
 export interface StoredRejection {
@@ -69,12 +69,18 @@ export class StateStore {
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
+    // `cross join` keeps the batch of keys as the outer loop, so each key is one primary-key probe.
+    // With a plain join SQLite's planner scans every record of the sync and, for each, the whole
+    // batch: quadratic in the table size (a 100,000-row plan took minutes).
     this.statements = {
-      lookupRecords: db.prepare<[string, string]>(
-        'select r.key, r.fingerprint, r.payload from json_each(?) j join records r on r.sync = ? and r.key = j.value',
-      ),
+      lookupFingerprints: db
+        .prepare<[string, string], [string, string]>('select r.key, r.fingerprint from json_each(?) j cross join records r on r.sync = ? and r.key = j.value')
+        .raw(),
+      lookupPayloads: db
+        .prepare<[string, string], [string, string]>('select r.key, r.payload from json_each(?) j cross join records r on r.sync = ? and r.key = j.value')
+        .raw(),
       lookupRejections: db.prepare<[string, string]>(
-        'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j join rejections x on x.sync = ? and x.key = j.value',
+        'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
       ),
       upsertRecord: db.prepare(
         `insert into records (sync, key, fingerprint, payload, sent_at, run_id) values (?, ?, ?, ?, ?, ?)
@@ -173,13 +179,21 @@ export class StateStore {
 
   // --- records --------------------------------------------------------------------------------
 
-  lookup(sync: string, keys: string[]): { records: Map<string, StoredRecord>; rejections: Map<string, StoredRejection> } {
+  /**
+   * For these keys: the fingerprint last confirmed (`records`, key → fingerprint) and the standing
+   * rejection. Payloads are left out: only changed records need them (confirmedPayloads).
+   */
+  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StoredRejection> } {
     const json = JSON.stringify(keys);
-    const records = new Map<string, StoredRecord>();
-    for (const row of this.statements.lookupRecords.all(json, sync) as StoredRecord[]) records.set(row.key, row);
+    const records = new Map<string, string>(this.statements.lookupFingerprints.all(json, sync));
     const rejections = new Map<string, StoredRejection>();
     for (const row of this.statements.lookupRejections.all(json, sync) as StoredRejection[]) rejections.set(row.key, row);
     return { records, rejections };
+  }
+
+  /** The payloads (JSON text) last confirmed for these keys, for field diffs. */
+  confirmedPayloads(sync: string, keys: string[]): Map<string, string> {
+    return new Map(keys.length === 0 ? [] : this.statements.lookupPayloads.all(JSON.stringify(keys), sync));
   }
 
   /** Commits records the destination confirmed (and clears their rejections) in one transaction. */
@@ -214,7 +228,7 @@ export class StateStore {
   unseenKeys(sync: string, after: string, limit: number): StoredRecord[] {
     return this.db
       .prepare(
-        `select key, fingerprint, payload from records
+        `select key, fingerprint from records
          where sync = ? and key > ? and key not in (select key from temp.seen) order by key limit ?`,
       )
       .all(sync, after, limit) as StoredRecord[];
@@ -227,18 +241,40 @@ export class StateStore {
 
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
+  /** Statements on the temp table, prepared once it exists. */
+  private seen?: { insert: Database.Statement; readAmong: Database.Statement<[string], string> };
+
   /** A fresh temp table on this connection; temp tables never touch the state file. */
   resetSeen(): void {
     this.db.exec(`
       drop table if exists temp.seen;
       create temp table seen (key text primary key, cursor, ok integer not null) without rowid;
       create index temp.seen_cursor on seen (cursor);`);
+    this.seen = {
+      insert: this.db.prepare('insert or ignore into temp.seen (key, cursor, ok) values (?, ?, ?)'),
+      readAmong: this.db.prepare<[string], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value').pluck(),
+    };
   }
 
-  /** Adds keys in order; returns, for each entry, whether it was new (false: a duplicate key). */
-  addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): boolean[] {
-    const insert = this.db.prepare('insert or ignore into temp.seen (key, cursor, ok) values (?, ?, ?)');
-    return this.db.transaction(() => entries.map((entry) => insert.run(entry.key, entry.cursor as never, entry.ok ? 1 : 0).changes === 1))();
+  /** For each key, whether this run reads it for the first time (not in an earlier batch, nor earlier in `keys`). */
+  firstReads(keys: string[]): boolean[] {
+    const earlier = new Set(this.seen!.readAmong.all(JSON.stringify(keys)));
+    return keys.map((key) => {
+      if (earlier.has(key)) return false;
+      earlier.add(key);
+      return true;
+    });
+  }
+
+  /**
+   * Adds keys read, in order, with their cursor and whether they are settled (`ok`: nothing to
+   * confirm); a key already there keeps its first entry. One transaction per batch.
+   */
+  addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): void {
+    const { insert } = this.seen!;
+    this.db.transaction(() => {
+      for (const entry of entries) insert.run(entry.key, entry.cursor as never, entry.ok ? 1 : 0);
+    })();
   }
 
   markSeenOk(keys: string[]): void {
