@@ -2,17 +2,31 @@
 // matters and any change of value, or of the mapping, changes it.
 import { hash } from 'node:crypto';
 
+// Payloads repeat the same field names record after record: quote each once (bounded, in case a
+// JSON column brings endless distinct keys).
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 10_000) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
 /** JSON with object keys sorted at every depth. Built by concatenation: it runs once per record. */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
   let text = '{';
-  for (const key of Object.keys(record).sort()) {
+  for (const key of keys) {
     const inner = record[key];
     if (inner === undefined) continue;
     if (text.length > 1) text += ',';
-    text += `${JSON.stringify(key)}:${canonicalJson(inner)}`;
+    text += quotedKey(key) + canonicalJson(inner);
   }
   return `${text}}`;
 }
