@@ -245,7 +245,7 @@ export class StateStore {
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
   /** Statements on the temp table, prepared once it exists. */
-  private seen?: { insertOne: Database.Statement; insertMany: Database.Statement; readAmong: Database.Statement<[string], string> };
+  private seen?: { insertOne: Database.Statement; insertMany: Database.Statement; readAmong: Database.Statement<[string], string>; markOk: Database.Statement<[string]> };
 
   /**
    * A fresh temp table on this connection; temp tables never touch the state file. No index on
@@ -260,6 +260,7 @@ export class StateStore {
       insertOne: this.db.prepare(`${insert}(?, ?, ?)`),
       insertMany: this.db.prepare(insert + Array(SEEN_ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')),
       readAmong: this.db.prepare<[string], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value').pluck(),
+      markOk: this.db.prepare<[string]>('update temp.seen set ok = 1 where key in (select value from json_each(?))'),
     };
   }
 
@@ -292,7 +293,7 @@ export class StateStore {
 
   markSeenOk(keys: string[]): void {
     if (keys.length === 0) return;
-    this.db.prepare('update temp.seen set ok = 1 where key in (select value from json_each(?))').run(JSON.stringify(keys));
+    this.seen!.markOk.run(JSON.stringify(keys));
   }
 
   /** The largest cursor value below every row that was not confirmed; null when none qualifies. */
