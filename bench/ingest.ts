@@ -3,24 +3,16 @@
 // CONCURRENCY keep-alive connections each POSTing /v1/batch of BATCH messages, back to back, for
 // SECONDS (bounded also by MAX_EVENTS). Every 200 means the batch was committed and fsynced.
 //
-//   node --import tsx bench/ingest.ts [--batch 100] [--concurrency 8] [--seconds 10]
+//   node dist/bench/ingest.js [--batch 100] [--concurrency 8] [--seconds 10]
+//   (or from sources: node --import tsx bench/ingest.ts …)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { percentile, writeResult } from './measure.js';
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '100' },
-    concurrency: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '10' },
-  },
-});
-const BATCH = Number(values.batch);
-const CONCURRENCY = Number(values.concurrency);
-const SECONDS = Number(values.seconds);
 const MAX_EVENTS = 5_000_000;
 const WARMUP_MS = 1_000;
 const USERS = 10_000;
@@ -43,11 +35,16 @@ function message(sequence: number): Record<string, unknown> {
   return { ...common, type: 'track', event: ['Order Completed', 'Product Viewed', 'Signed In'][sequence % 3], properties: { orderId: `o-${sequence}`, total: (sequence % 1000) / 10, currency: 'EUR' } };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+export interface IngestOptions {
+  /** Messages per /v1/batch request. */
+  batch: number;
+  /** Keep-alive connections posting back to back. */
+  concurrency: number;
+  /** Measured seconds (after one second of warm-up). */
+  seconds: number;
 }
 
-async function main(): Promise<void> {
+export async function benchIngest({ batch: BATCH, concurrency: CONCURRENCY, seconds: SECONDS }: IngestOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backflow-bench-ingest-'));
   fs.writeFileSync(
     path.join(dir, 'backflow.yaml'),
@@ -108,7 +105,7 @@ syncs:
     latencies.sort((a, b) => a - b);
 
     const result = {
-      benchmark: 'segment-ingest',
+      scenario: 'ingest',
       batch: BATCH,
       concurrency: CONCURRENCY,
       seconds: Number(elapsedSeconds.toFixed(1)),
@@ -123,7 +120,7 @@ syncs:
         `(${BATCH} messages/batch, ~${Math.round(result.averageBatchBytes / 1024)} KB, ${CONCURRENCY} connections); ` +
         `ack latency p50 ${result.ackLatencyMs.p50} ms, p99 ${result.ackLatencyMs.p99} ms, max ${result.ackLatencyMs.max} ms`,
     );
-    console.log(JSON.stringify(result));
+    return result;
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
@@ -131,4 +128,15 @@ syncs:
   }
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      batch: { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '8' },
+      seconds: { type: 'string', default: '10' },
+    },
+  });
+  const result = await benchIngest({ batch: Number(values.batch), concurrency: Number(values.concurrency), seconds: Math.min(Number(values.seconds), 600) });
+  console.log(JSON.stringify(result));
+  writeResult(`ingest-${values.batch}x${values.concurrency}`, result);
+}

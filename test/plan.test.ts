@@ -139,6 +139,17 @@ describe.each([
     ]);
   });
 
+  it('finds a duplicate key twice in one batch and in a later batch, keeping the first row', async () => {
+    // Batches of 3 rows: the fourth holds users 10, 11 and 11 again; the fifth brings user 2 back.
+    const query = `select * from (${warehouse.query}) as u union all select 11, 'New', null, null, null, null union all select 11, 'Twin', null, null, null, null union all select 2, 'Again', null, null, null, null`;
+    const dup = workspaceFor(gamifyConfig({ url: emulator.url, source: warehouse.source(), query: JSON.stringify(query), syncExtra: '    batchSize: 3' }), dir);
+    const sent: string[] = [];
+    const plan = await planSync(dup, dup.syncNamed('users'), { onSendable: (record) => sent.push(`${record.key}:${(record.payload as { displayName?: string }).displayName}`) });
+    expect(plan.counts).toMatchObject({ added: 11, invalid: 2 });
+    expect(plan.records.filter((record) => record.class === 'invalid').map((record) => record.key)).toEqual(['11', '2']);
+    expect(sent.filter((entry) => entry.startsWith('11:') || entry.startsWith('2:'))).toEqual(['2:User 2', '11:New']);
+  });
+
   it('never writes the state file', async () => {
     const stateFile = path.join(dir, 'state.db');
     await runSync(workspace, sync());

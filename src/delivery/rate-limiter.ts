@@ -1,16 +1,23 @@
-// A request pacer shared by every sync that uses a destination: requests leave at least
-// 1/requestsPerSecond apart (no bursts, so no window of one second ever holds more than the limit),
+// A request pacer shared by every sync that uses a destination: requests leave 1/requestsPerSecond
+// apart, give or take a few milliseconds (no bursts, so no one-second window holds more than the limit),
 // and the vendor's own signals (Retry-After, X-RateLimit-*, RateLimit-*) pause it for everyone.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Leave room for jitter between our departures and the vendor's clock: R+1 requests span at least
-// 1.05 s, so a request delayed up to 50 ms on its way (a new connection, a busy machine) still leaves
-// every one-second window at the vendor with at most R requests, at a cost of 5% of throughput.
+// 1.044 s (see below), so a request delayed up to 40 ms on its way (a new connection, a busy machine)
+// still leaves every one-second window at the vendor with at most R requests, at a cost of 5% of
+// throughput.
 const SAFETY = 1.05;
+
+// Timers fire a little late (they count whole milliseconds, and a busy event loop adds more). Up to
+// this much lateness is absorbed: the next turn is scheduled from this one's, not from the late
+// release. Beyond it, spacing restarts from the release, so a long stall never becomes a burst.
+// Worst case R+1 requests span R x interval - LATENESS_ABSORBED_MS - 1 ms = 1.044 s.
+const LATENESS_ABSORBED_MS = 5;
 
 export class RateLimiter {
   private readonly intervalMs: number;
-  /** When the previous caller was actually let through (not when it was scheduled). */
+  /** The previous caller's slot: its turn, or a few milliseconds before its actual release if that was later. */
   private lastAt = 0;
   private pausedUntil = 0;
   /** Callers wait their turn in order; each turn starts when the previous one is released. */
@@ -25,19 +32,25 @@ export class RateLimiter {
 
   /**
    * Resolves when the caller may send one request, with the time this caller waited (ms). Spacing is
-   * measured from the moment the previous caller was released, so a timer that fires late never
-   * lets the next requests catch up in a burst.
+   * measured from the previous caller's turn, or from its release when that came more than a few
+   * milliseconds late, so a timer that fires late never lets the next requests catch up in a burst.
    */
   take(): Promise<number> {
     const turn = this.queue.then(async () => {
       const started = Date.now();
       for (;;) {
         const wait = Math.max(this.lastAt + this.intervalMs, this.pausedUntil) - Date.now();
-        if (wait <= 0) break;
+        // The clock counts whole milliseconds: a wait under one is rounding, and sleeping it would
+        // cost a whole timer tick per request (at 10,000/s and more, requests would queue here).
+        if (wait < 1) break;
         await sleep(wait);
       }
-      this.lastAt = Date.now();
-      const waited = this.lastAt - started;
+      const now = Date.now();
+      // The slot taken: never before its turn (so sub-millisecond spacing adds up instead of
+      // vanishing), and at most a few milliseconds before the release (a late timer never lets
+      // the next requests catch up in a burst).
+      this.lastAt = Math.max(now - LATENESS_ABSORBED_MS, this.lastAt + this.intervalMs);
+      const waited = now - started;
       if (waited > 0) {
         this.waits++;
         this.waitedMs += waited;

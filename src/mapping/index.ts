@@ -17,6 +17,9 @@ export type Mapper = (row: Row) => Record<string, unknown>;
 
 /** Makes warehouse values JSON-plain, so the payload and its fingerprint are stable. */
 function plain(value: unknown): unknown {
+  // Text, numbers, booleans and nulls are most values: return them before any object test.
+  if (typeof value !== 'object' && typeof value !== 'bigint') return value;
+  if (value === null) return value;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (Buffer.isBuffer(value)) return value.toString('base64');
@@ -51,22 +54,42 @@ export function readColumn(row: Row, column: string): unknown {
   return undefined;
 }
 
-function renderTemplate(template: string, row: Row): unknown {
-  let anyValue = false;
-  const text = template.replace(/\{\{\s*([^}]+?)\s*\}\}/g, (_, column: string) => {
-    const value = plain(readColumn(row, column));
-    if (value === null || value === undefined) return '';
-    anyValue = true;
-    return typeof value === 'object' ? JSON.stringify(value) : String(value);
-  });
-  // A template whose every placeholder is null is itself null (so onNull applies).
-  return anyValue || !/\{\{/.test(template) ? text : null;
+const PLACEHOLDER = /\{\{\s*([^}]+?)\s*\}\}/g;
+
+/**
+ * Compiles a template once into its literal text and placeholders, so a row only concatenates. A
+ * template whose every placeholder is null renders as null (so onNull applies).
+ */
+function compileTemplate(template: string): (row: Row) => unknown {
+  const literals: string[] = [];
+  const columns: string[] = [];
+  let last = 0;
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    literals.push(template.slice(last, match.index));
+    columns.push(match[1]);
+    last = match.index + match[0].length;
+  }
+  const tail = template.slice(last);
+  if (columns.length === 0) return /\{\{/.test(template) ? () => null : () => template;
+  return (row) => {
+    let anyValue = false;
+    let text = '';
+    for (let index = 0; index < columns.length; index++) {
+      const value = plain(readColumn(row, columns[index]));
+      text += literals[index];
+      if (value === null || value === undefined) continue;
+      anyValue = true;
+      text += typeof value === 'object' ? JSON.stringify(value) : String(value);
+    }
+    return anyValue ? text + tail : null;
+  };
 }
 
-function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
-  const parts = dotted.split('.');
+/** Sets a value at a target path split once (`tags.plan` → ['tags', 'plan']), building nested objects. */
+function setPath(target: Record<string, unknown>, parts: string[], value: unknown): void {
   let node = target;
-  for (const part of parts.slice(0, -1)) {
+  for (let index = 0; index < parts.length - 1; index++) {
+    const part = parts[index];
     if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
@@ -78,7 +101,7 @@ export function mappingColumns(mapping: Record<string, MappingValue>): string[] 
   return Object.values(mapping).flatMap((entry) => {
     if (typeof entry === 'string') return [entry];
     if (entry.column) return [entry.column];
-    if (entry.template) return [...entry.template.matchAll(/\{\{\s*([^}]+?)\s*\}\}/g)].map((match) => match[1]);
+    if (entry.template) return [...entry.template.matchAll(PLACEHOLDER)].map((match) => match[1]);
     return [];
   });
 }
@@ -96,26 +119,24 @@ export function missingColumns(needed: Iterable<string>, present: Iterable<strin
   });
 }
 
-/** Compiles a mapping once into a function applied to every row. */
+/** Compiles a mapping once into a function applied to every row (the per-row work is only reading values). */
 export function compileMapping(mapping: Record<string, MappingValue>): Mapper {
   const fields = Object.entries(mapping).map(([target, entry]) => {
     const spec = typeof entry === 'string' ? { column: entry, onNull: 'omit' as const } : entry;
     const steps = (spec.transform === undefined ? [] : [spec.transform].flat()) as TransformName[];
-    const read = (row: Row): unknown => {
-      if ('value' in spec) return spec.value;
-      if (spec.template !== undefined) return renderTemplate(spec.template, row);
-      return readColumn(row, spec.column!);
-    };
-    return { target, spec, steps, read };
+    const column = spec.column!;
+    const read: (row: Row) => unknown =
+      'value' in spec ? () => spec.value : spec.template !== undefined ? compileTemplate(spec.template) : (row) => readColumn(row, column);
+    return { target, parts: target.split('.'), spec, steps, read };
   });
 
   return (row) => {
     const payload: Record<string, unknown> = {};
-    for (const { target, spec, steps, read } of fields) {
+    for (const { target, parts, spec, steps, read } of fields) {
       let value = plain(read(row));
       if ((value === null || value === undefined) && spec.default !== undefined) value = spec.default;
       if (value === null || value === undefined) {
-        if (spec.onNull === 'send') setPath(payload, target, null);
+        if (spec.onNull === 'send') setPath(payload, parts, null);
         continue;
       }
       for (const step of steps) {
@@ -126,7 +147,7 @@ export function compileMapping(mapping: Record<string, MappingValue>): Mapper {
           throw error;
         }
       }
-      setPath(payload, String(target), value);
+      setPath(payload, parts, value);
     }
     return payload;
   };

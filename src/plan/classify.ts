@@ -118,9 +118,9 @@ export class Classifier {
 
     // The same key twice in one read: only the first row counts; the others are invalid.
     const keyed = planned.filter((record) => record.key !== NULL_KEY);
-    const isNew = state.addSeen(keyed.map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: record.class === 'invalid' })));
+    const isFirst = state.firstReads(keyed.map((record) => record.key));
     keyed.forEach((record, index) => {
-      if (isNew[index]) return;
+      if (isFirst[index]) return;
       Object.assign(record, {
         class: 'invalid',
         reason: `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`,
@@ -130,25 +130,32 @@ export class Classifier {
 
     const valid = planned.filter((record) => record.class === 'added');
     const { records, rejections } = state.lookup(sync, valid.map((record) => record.key));
-    const unchanged: string[] = [];
-    for (const record of valid) {
-      const previous = records.get(record.key);
+    const toSend = valid.filter((record) => {
+      if (records.get(record.key) !== record.fingerprint) return true;
+      record.class = 'unchanged';
+      return false;
+    });
+    // Field diffs against what was last sent: only records that changed need the stored payload.
+    const payloads = state.confirmedPayloads(sync, toSend.filter((record) => records.has(record.key)).map((record) => record.key));
+    for (const record of toSend) {
+      const previous = payloads.get(record.key);
       const rejection: StoredRejection | undefined = rejections.get(record.key);
-      if (previous && previous.fingerprint === record.fingerprint) {
-        record.class = 'unchanged';
-        unchanged.push(record.key);
-        continue;
-      }
-      if (previous) record.changes = diffPayloads(JSON.parse(previous.payload), record.payload);
+      if (previous !== undefined) record.changes = diffPayloads(JSON.parse(previous), record.payload);
       if (rejection) {
         record.class = 'retry';
         record.reason = rejection.reason;
         if (rejection.fingerprint === record.fingerprint) record.changedAt = rejection.first_at;
       } else {
-        record.class = previous ? 'changed' : 'added';
+        record.class = previous !== undefined ? 'changed' : 'added';
       }
     }
-    state.markSeenOk(unchanged);
+
+    // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
+    state.addSeen(
+      keyed
+        .filter((_, index) => isFirst[index])
+        .map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: record.class === 'invalid' || record.class === 'unchanged' })),
+    );
     return planned;
   }
 

@@ -16,15 +16,20 @@ function cursorParams(statementSql: string, request: ReadRequest): Record<string
 
 /**
  * Integers are read as bigints (so none loses precision) and made plain by the shared rule; text in
- * a column declared JSON becomes its value, as JSON columns do in the other engines.
+ * a column declared JSON becomes its value, as JSON columns do in the other engines. Rows are read
+ * as arrays and built here: cheaper than letting the driver name every value, and it is per row.
  */
-function rowReader(statement: Database.Statement): (row: Row) => Row {
+function rowReader(statement: Database.Statement): (values: unknown[]) => Row {
   statement.safeIntegers(true);
-  const json = new Set(statement.columns().filter((column) => column.type?.toLowerCase() === 'json').map((column) => column.name));
-  return (row) => {
-    for (const [name, value] of Object.entries(row)) {
-      if (typeof value === 'bigint') row[name] = exactInteger(value);
-      else if (typeof value === 'string' && json.has(name)) row[name] = parseJson(value);
+  const columns = statement.columns();
+  const names = columns.map((column) => column.name);
+  const json = columns.map((column) => column.type?.toLowerCase() === 'json');
+  statement.raw(true);
+  return (values) => {
+    const row: Row = {};
+    for (let index = 0; index < names.length; index++) {
+      const value = values[index];
+      row[names[index]] = typeof value === 'bigint' ? exactInteger(value) : typeof value === 'string' && json[index] ? parseJson(value) : value;
     }
     return row;
   };
@@ -46,8 +51,8 @@ export const sqliteSource: SourceType<typeof settings> = {
         const statement = db.prepare(sql);
         const plain = rowReader(statement);
         let batch: Row[] = [];
-        for (const row of statement.iterate(cursorParams(sql, request)) as Iterable<Row>) {
-          batch.push(plain(row));
+        for (const values of statement.iterate(cursorParams(sql, request)) as Iterable<unknown[]>) {
+          batch.push(plain(values));
           if (batch.length >= request.batchSize) {
             yield batch;
             batch = [];

@@ -11,10 +11,10 @@ export class StateError extends Error {}
 /** The sync is running in another process (or another run of this one). */
 export class SyncLockedError extends StateError {}
 
+/** What was last confirmed for a record: its key and the fingerprint of the payload sent. */
 export interface StoredRecord {
   key: string;
   fingerprint: string;
-  payload: string;
 }
 
 export interface StoredRejection {
@@ -119,6 +119,8 @@ function explainStateError(error: unknown, file: string, opening: boolean): unkn
   }
   return error;
 }
+/** Rows per statement when filling the temp `seen` table (3 parameters each, far below SQLite's limit). */
+const SEEN_ROWS_PER_INSERT = 100;
 
 function isAlive(pid: number): boolean {
   try {
@@ -135,12 +137,16 @@ export class StateStore {
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
+    // `cross join` keeps the batch of keys as the outer loop, so each key is one primary-key probe.
+    // With a plain join SQLite's planner scans every record of the sync and, for each, the whole
+    // batch: quadratic in the table size (a 100,000-row plan took minutes).
     this.statements = {
-      // CROSS JOIN makes the batch's keys drive the join (one primary-key probe each); a plain join
-      // lets SQLite scan every record of the sync for each batch instead.
-      lookupRecords: db.prepare<[string, string]>(
-        'select r.key, r.fingerprint, r.payload from json_each(?) j cross join records r on r.sync = ? and r.key = j.value',
-      ),
+      lookupFingerprints: db
+        .prepare<[string, string], [string, string]>('select r.key, r.fingerprint from json_each(?) j cross join records r on r.sync = ? and r.key = j.value')
+        .raw(),
+      lookupPayloads: db
+        .prepare<[string, string], [string, string]>('select r.key, r.payload from json_each(?) j cross join records r on r.sync = ? and r.key = j.value')
+        .raw(),
       lookupRejections: db.prepare<[string, string]>(
         'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
       ),
@@ -243,15 +249,23 @@ export class StateStore {
 
   // --- records --------------------------------------------------------------------------------
 
-  lookup(sync: string, keys: string[]): { records: Map<string, StoredRecord>; rejections: Map<string, StoredRejection> } {
+  /**
+   * For these keys: the fingerprint last confirmed (`records`, key → fingerprint) and the standing
+   * rejection. Payloads are left out: only changed records need them (confirmedPayloads).
+   */
+  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StoredRejection> } {
     return this.guard(() => {
       const json = JSON.stringify(keys);
-      const records = new Map<string, StoredRecord>();
-      for (const row of this.statements.lookupRecords.all(json, sync) as StoredRecord[]) records.set(row.key, row);
+      const records = new Map<string, string>(this.statements.lookupFingerprints.all(json, sync));
       const rejections = new Map<string, StoredRejection>();
       for (const row of this.statements.lookupRejections.all(json, sync) as StoredRejection[]) rejections.set(row.key, row);
       return { records, rejections };
     });
+  }
+
+  /** The payloads (JSON text) last confirmed for these keys, for field diffs. */
+  confirmedPayloads(sync: string, keys: string[]): Map<string, string> {
+    return this.guard(() => new Map(keys.length === 0 ? [] : this.statements.lookupPayloads.all(JSON.stringify(keys), sync)));
   }
 
   /** Commits records the destination confirmed (and clears their rejections) in one transaction. */
@@ -293,7 +307,7 @@ export class StateStore {
     return this.guard(() => {
       return this.db
         .prepare(
-          `select key, fingerprint, payload from records
+          `select key, fingerprint from records
            where sync = ? and key > ? and key not in (select key from temp.seen) order by key limit ?`,
         )
         .all(sync, after, limit) as StoredRecord[];
@@ -307,27 +321,60 @@ export class StateStore {
 
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
-  /** A fresh temp table on this connection; temp tables never touch the state file. */
+  /** Statements on the temp table, prepared once it exists. */
+  private seen?: { insertOne: Database.Statement; insertMany: Database.Statement; readAmong: Database.Statement<[string], string>; markOk: Database.Statement<[string]> };
+
+  /**
+   * A fresh temp table on this connection; temp tables never touch the state file. No index on
+   * cursor: keeping one up to date cost more per row than the one scan safeCursor makes at the end.
+   */
   resetSeen(): void {
     this.db.exec(`
       drop table if exists temp.seen;
-      create temp table seen (key text primary key, cursor, ok integer not null) without rowid;
-      create index temp.seen_cursor on seen (cursor);`);
+      create temp table seen (key text primary key, cursor, ok integer not null) without rowid;`);
+    const insert = 'insert or ignore into temp.seen (key, cursor, ok) values ';
+    this.seen = {
+      insertOne: this.db.prepare(`${insert}(?, ?, ?)`),
+      insertMany: this.db.prepare(insert + Array(SEEN_ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')),
+      readAmong: this.db.prepare<[string], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value').pluck(),
+      markOk: this.db.prepare<[string]>('update temp.seen set ok = 1 where key in (select value from json_each(?))'),
+    };
   }
 
-  /** Adds keys in order; returns, for each entry, whether it was new (false: a duplicate key). */
-  addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): boolean[] {
+  /** For each key, whether this run reads it for the first time (not in an earlier batch, nor earlier in `keys`). */
+  firstReads(keys: string[]): boolean[] {
     return this.guard(() => {
-      const insert = this.db.prepare('insert or ignore into temp.seen (key, cursor, ok) values (?, ?, ?)');
-      return this.db.transaction(() => entries.map((entry) => insert.run(entry.key, entry.cursor as never, entry.ok ? 1 : 0).changes === 1))();
+      const earlier = new Set(this.seen!.readAmong.all(JSON.stringify(keys)));
+      return keys.map((key) => {
+        if (earlier.has(key)) return false;
+        earlier.add(key);
+        return true;
+      });
     });
+  }
+
+  /**
+   * Adds keys read, in order, with their cursor and whether they are settled (`ok`: nothing to
+   * confirm); a key already there keeps its first entry. One transaction per batch.
+   */
+  addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): void {
+    const { insertOne, insertMany } = this.seen!;
+    const values = (entry: (typeof entries)[number]) => [entry.key, entry.cursor, entry.ok ? 1 : 0];
+    this.guard(() =>
+      this.db.transaction(() => {
+        // Many rows per statement: the per-call cost, not SQLite's, dominated one row per statement.
+        let index = 0;
+        for (; index + SEEN_ROWS_PER_INSERT <= entries.length; index += SEEN_ROWS_PER_INSERT) {
+          insertMany.run(entries.slice(index, index + SEEN_ROWS_PER_INSERT).flatMap(values));
+        }
+        for (; index < entries.length; index++) insertOne.run(values(entries[index]));
+      })(),
+    );
   }
 
   markSeenOk(keys: string[]): void {
-    return this.guard(() => {
-      if (keys.length === 0) return;
-      this.db.prepare('update temp.seen set ok = 1 where key in (select value from json_each(?))').run(JSON.stringify(keys));
-    });
+    if (keys.length === 0) return;
+    this.guard(() => this.seen!.markOk.run(JSON.stringify(keys)));
   }
 
   /** The largest cursor value below every row that was not confirmed; null when none qualifies. */

@@ -151,8 +151,8 @@ describe('a column that disappears from the warehouse', () => {
     );
     expect(emulator.received).toHaveLength(5);
     // The state still holds each record's email: nothing was overwritten with a stripped payload.
-    const stored = workspace.state.lookup('users', ['1']).records.get('1')!;
-    expect(JSON.parse(stored.payload)).toMatchObject({ email: 'user1@example.com' });
+    const stored = workspace.state.confirmedPayloads('users', ['1']).get('1')!;
+    expect(JSON.parse(stored)).toMatchObject({ email: 'user1@example.com' });
   });
 
   it('names a missing primary key column in plan too', async () => {

@@ -1,0 +1,102 @@
+// `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
+// scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
+//   npm run bench -- --only plan,delivery      (scenarios: plan, delivery, steady, compare, ingest)
+//   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
+import { parseArgs } from 'node:util';
+import { benchCompare } from './compare.js';
+import { benchDelivery } from './delivery.js';
+import { benchIngest } from './ingest.js';
+import { describeMachine, printTable, writeResult } from './measure.js';
+import { benchPlan, type PlanResult } from './plan.js';
+import { benchSteady } from './steady.js';
+
+const SCENARIOS = ['plan', 'delivery', 'steady', 'compare', 'ingest'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '2' },
+  },
+});
+const chosen = (values.only?.split(',').map((name) => name.trim()) ?? [...SCENARIOS]) as Scenario[];
+for (const name of chosen) {
+  if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}": expected one of ${SCENARIOS.join(', ')}`);
+}
+const quick = values.quick!;
+const repeat = Number(values.repeat);
+const sizes = quick
+  ? { plan: [10_000, 50_000], delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3 }
+  : { plan: [100_000, 1_000_000], delivery: 20_000, steady: 1_000_000, compare: 100_000, ingestSeconds: 10 };
+
+const targets: string[] = [];
+const check = (met: boolean, text: string) => targets.push(`${met ? 'MET    ' : 'NOT MET'}  ${text}`);
+const summary: Record<string, unknown> = {};
+console.log(`Machine: ${describeMachine()}`);
+
+if (chosen.includes('plan')) {
+  const results: PlanResult[] = [];
+  for (const source of ['sqlite', 'postgres'] as const) for (const rows of sizes.plan) results.push(...(await benchPlan(source, rows, 0.01, repeat)));
+  printTable('1. backflow plan, 1% changed since the last sync', results as never);
+  writeResult('plan', results);
+  summary.plan = results;
+  const largest = sizes.plan[sizes.plan.length - 1];
+  for (const source of ['sqlite', 'postgres']) {
+    const big = results.filter((result) => result.source === source && result.rows === largest);
+    const small = results.filter((result) => result.source === source && result.rows === sizes.plan[0]);
+    const best = Math.min(...big.map((result) => result.wallSeconds));
+    const rss = Math.max(...big.map((result) => result.peakRssMb));
+    check(best < 10, `plan ${largest.toLocaleString('en-US')} rows from ${source} in under 10 s (best ${best} s)`);
+    check(rss < 300, `plan peak RSS under 300 MB (${source}: ${rss} MB)`);
+    const smallRss = Math.max(...small.map((result) => result.peakRssMb));
+    check(rss < smallRss * 1.5, `memory does not grow with the table (${source}: ${smallRss} MB at ${sizes.plan[0].toLocaleString('en-US')} rows, ${rss} MB at ${largest.toLocaleString('en-US')})`);
+  }
+}
+
+if (chosen.includes('delivery')) {
+  const results = [];
+  for (const requestsPerSecond of [100_000, 100]) {
+    results.push(await benchDelivery({ records: sizes.delivery, latencyMs: 50, concurrency: 32, requestsPerSecond }));
+  }
+  printTable('2. delivery: backflow sync of changed records, 50 ms per answer, concurrency 32', results);
+  writeResult('delivery', results);
+  summary.delivery = results;
+  for (const result of results) {
+    const share = Number.parseFloat(result.ofBound);
+    check(share >= 90, `delivery at ${result.ofBound} of the bound of ${result.boundPerSecond}/s (rate limit ${result.rateLimit}), target 90%`);
+    if (result.rateLimit !== 'none') check(result.violations === 0, `rate limit never exceeded (most in any second: ${result.maxInAnySecond}, limit ${result.rateLimit})`);
+  }
+}
+
+if (chosen.includes('steady')) {
+  const results = await benchSteady(sizes.steady, repeat);
+  printTable('3. steady state: a second run over unchanged rows', results);
+  writeResult('steady', results);
+  summary.steady = results;
+  check(results.every((result) => result.requests === 0), `a run over ${sizes.steady.toLocaleString('en-US')} unchanged rows sends nothing`);
+}
+
+if (chosen.includes('compare')) {
+  const results = await benchCompare(sizes.compare);
+  printTable('Backflow vs the naive baseline (read the table, POST every row)', results);
+  writeResult('compare', results);
+  summary.compare = results;
+}
+
+if (chosen.includes('ingest')) {
+  const results = [];
+  for (const [batch, concurrency] of [
+    [100, 8],
+    [100, 1],
+    [15, 4],
+  ]) {
+    results.push(await benchIngest({ batch, concurrency, seconds: sizes.ingestSeconds }));
+  }
+  printTable('4. Segment ingest: events/s and acknowledgement latency', results.map(({ ackLatencyMs, ...rest }) => ({ ...rest, ackP50: ackLatencyMs.p50, ackP99: ackLatencyMs.p99, ackMax: ackLatencyMs.max })));
+  writeResult('ingest', results);
+  summary.ingest = results;
+}
+
+if (targets.length > 0) console.log(`\nTargets\n${targets.join('\n')}`);
+console.log(`\nWrote ${writeResult('summary', summary)}`);
