@@ -48,20 +48,30 @@ export const sqliteSource: SourceType<typeof settings> = {
     return {
       async *read(request) {
         const sql = incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor);
-        const statement = db.prepare(sql);
-        const plain = rowReader(statement);
-        let batch: Row[] = [];
-        for (const values of statement.iterate(cursorParams(sql, request)) as Iterable<unknown[]>) {
-          batch.push(plain(values));
-          if (batch.length >= request.batchSize) {
-            yield batch;
-            batch = [];
+        // One read transaction per read, begun by reading the schema: a table changed since this
+        // connection last looked is seen now, and cannot change before the read ends. Without it the
+        // statement's column names could be the stale ones while its values follow the new layout.
+        db.exec('begin');
+        try {
+          db.prepare('select count(*) from sqlite_schema').get();
+          const statement = db.prepare(sql);
+          const plain = rowReader(statement);
+          let batch: Row[] = [];
+          for (const values of statement.iterate(cursorParams(sql, request)) as Iterable<unknown[]>) {
+            batch.push(plain(values));
+            if (batch.length >= request.batchSize) {
+              yield batch;
+              batch = [];
+            }
           }
+          if (batch.length > 0) yield batch;
+        } finally {
+          db.exec('rollback');
         }
-        if (batch.length > 0) yield batch;
       },
       async columns(request) {
         const sql = emptyQuery(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor));
+        db.prepare('select count(*) from sqlite_schema').get(); // see the current schema, as read() does
         return db.prepare(sql).columns().map((column) => column.name);
       },
       async close() {
