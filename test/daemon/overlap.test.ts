@@ -2,9 +2,9 @@
 // `backflow sync` and the daemon share the state file.
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
+import { gamifyWarehouse, runCli, spawnCli, sqliteExec, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY, waitUntil } from './daemon-process.js';
 
 interface RunRow {
@@ -46,13 +46,10 @@ describe('one run per sync at a time', () => {
   let config: string;
 
   beforeEach(async () => {
-    emulator = new GamifyHostEmulator([SECRET_KEY]);
-    dir = tempDir();
-    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: await emulator.start() };
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(10));
+    ({ dir, emulator } = await gamifyWarehouse(10));
+    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: emulator.url };
     config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 1 }));
   });
-  afterEach(() => emulator.stop());
 
   it('skips and counts a tick that comes while the previous run is still going', async () => {
     emulator.hold(); // the first run waits on the destination across several ticks

@@ -1,9 +1,9 @@
 // The daemon runs each sync on its schedule, keeps going when one sync fails, and reloads on SIGHUP.
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/state/store.js';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { sqliteExec, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
+import { gamifyWarehouse, sqliteExec, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, runFinished, SECRET_KEY } from './daemon-process.js';
 
 const BROKEN_SYNC = `
@@ -23,12 +23,9 @@ describe('the daemon schedule', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeEach(async () => {
-    emulator = new GamifyHostEmulator([SECRET_KEY]);
-    dir = tempDir();
-    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: await emulator.start() };
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(5));
+    ({ dir, emulator } = await gamifyWarehouse(5));
+    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: emulator.url };
   });
-  afterEach(() => emulator.stop());
 
   it('runs each sync on its schedule, and a failing sync never stops the others', async () => {
     const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', extraSyncs: BROKEN_SYNC }));

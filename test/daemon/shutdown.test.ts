@@ -2,9 +2,9 @@
 // the next sync sends only the rest. A second signal exits at once and still loses no confirmed state.
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { runCli, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
+import { gamifyWarehouse, runCli, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, SECRET_KEY, waitUntil } from './daemon-process.js';
 
 const ALL_KEYS = Array.from({ length: 30 }, (_, index) => String(index + 1)).sort();
@@ -29,13 +29,10 @@ describe('stopping the daemon', () => {
   let config: string;
 
   beforeEach(async () => {
-    emulator = new GamifyHostEmulator([SECRET_KEY]);
-    dir = tempDir();
-    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: await emulator.start() };
-    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(30));
+    ({ dir, emulator } = await gamifyWarehouse(30));
+    env = { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: emulator.url };
     config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 2 }));
   });
-  afterEach(() => emulator.stop());
 
   const keysOf = (bodies: Record<string, unknown>[]) => bodies.map((body) => String(body.externalId)).sort();
 
