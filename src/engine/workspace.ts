@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
 import type { SourceReader } from '../sources/contract.js';
-import { openLabelled, sourceTypeFor } from '../sources/index.js';
+import { openSource } from '../sources/index.js';
 import type { StateStore } from '../state/store.js';
 
 export class UsageError extends Error {}
@@ -64,9 +64,7 @@ export class Workspace {
   source(sync: SyncConfig): Promise<SourceReader> {
     let reader = this.sources.get(sync.source);
     if (!reader) {
-      const config = this.config.sources[sync.source] as SourceConfig;
-      const settings = Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'type'));
-      reader = openLabelled(sourceTypeFor(config.type), settings, { configDir: this.loaded.dir }, sync.source);
+      reader = openSource(sync.source, this.config.sources[sync.source] as SourceConfig, { configDir: this.loaded.dir });
       this.sources.set(sync.source, reader);
       // A source that fails to open may be retried by a later run.
       reader.catch(() => this.sources.delete(sync.source));

@@ -32,12 +32,9 @@ function labelled(error: unknown, label: string): SourceError {
  * Opens a source so that every failure (connecting, the query, a row) names the source, whatever
  * the driver's own message says.
  */
-export async function openLabelled(
-  sourceType: SourceType,
-  settings: unknown,
-  context: { configDir: string },
-  name: string,
-): Promise<SourceReader> {
+export async function openSource(name: string, config: { type: string }, context: { configDir: string }): Promise<SourceReader> {
+  const { type, ...settings } = config;
+  const sourceType = sourceTypeFor(type);
   const label = `source "${name}" (${sourceType.type})`;
   let reader: SourceReader;
   try {

@@ -86,7 +86,7 @@ syncs:
 
     const wrong = await validate(`${password}-wrong`);
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toContain(`sync "users": cannot run the query on source "warehouse": Access denied for user '${user}'`);
+    expect(wrong.stdout).toContain(`sync "users": cannot run the query: source "warehouse" (mysql): Access denied for user '${user}'`);
     expect(wrong.stdout + wrong.stderr).not.toContain(password);
 
     const right = await validate(password);

@@ -3,7 +3,7 @@
 import type { SourceConfig } from '../../config/schema.js';
 import { mappingColumns, missingColumns } from '../../mapping/index.js';
 import type { SourceReader } from '../../sources/contract.js';
-import { sourceTypeFor } from '../../sources/index.js';
+import { openSource } from '../../sources/index.js';
 import { load, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 
@@ -23,10 +23,7 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
         try {
           let reader = readers.get(sync.source);
           if (!reader) {
-            const sourceConfig = config.sources[sync.source] as SourceConfig;
-            const sourceType = sourceTypeFor(sourceConfig.type);
-            const { type: _type, ...settings } = sourceConfig;
-            reader = await sourceType.open(sourceType.settings.parse(settings), { configDir: loaded.dir });
+            reader = await openSource(sync.source, config.sources[sync.source] as SourceConfig, { configDir: loaded.dir });
             readers.set(sync.source, reader);
           }
           const columns = await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 });
@@ -35,7 +32,7 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
             problems.push({ sync: sync.name, message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})` });
           }
         } catch (error) {
-          problems.push({ sync: sync.name, message: `cannot run the query on source "${sync.source}": ${(error as Error).message}` });
+          problems.push({ sync: sync.name, message: `cannot run the query: ${(error as Error).message}` });
         }
       }
     } finally {
