@@ -120,9 +120,7 @@ export class Destination {
         ],
         afterResponse: [
           (response) => {
-            observer?.response?.(name, response.statusCode);
-            const pause = pauseFromHeaders(response.headers);
-            if (pause > 0) limiter.pauseUntil(Date.now() + Math.min(pause, maxDelayMs));
+            this.observeResponse(response.statusCode, response.headers);
             return response;
           },
         ],
@@ -207,18 +205,20 @@ export class Destination {
   }
 
   private senderOptions(): SenderOptions {
-    const { config, name, observer } = this.options;
-    const maxDelayMs = config.retry.maxDelaySeconds * 1000;
+    const { config } = this.options;
     return {
       concurrency: this.gate.limit,
       timeoutMs: config.timeoutSeconds * 1000,
-      retry: { attempts: config.retry.attempts, maxDelayMs },
-      onResponse: (status, headers) => {
-        observer?.response?.(name, status);
-        const pause = pauseFromHeaders(headers);
-        if (pause > 0) this.limiter.pauseUntil(Date.now() + Math.min(pause, maxDelayMs));
-      },
+      retry: { attempts: config.retry.attempts, maxDelayMs: config.retry.maxDelaySeconds * 1000 },
+      onResponse: (status, headers) => this.observeResponse(status, headers),
     };
+  }
+
+  /** Every answer, whichever path it came by: counted, and its rate-limit headers pause everyone. */
+  private observeResponse(status: number, headers: HttpResponse['headers']): void {
+    this.options.observer?.response?.(this.options.name, status);
+    const pause = pauseFromHeaders(headers);
+    if (pause > 0) this.limiter.pauseUntil(Date.now() + Math.min(pause, this.options.config.retry.maxDelaySeconds * 1000));
   }
 
   private settle(outcome: Outcome, status: number | null, attempts: number): SendResult {
