@@ -126,7 +126,7 @@ export async function seedState(configFile: string): Promise<number> {
     await planSync(workspace, workspace.syncNamed('users'), {
       show: 0,
       onSendable: (record) => {
-        buffer.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload });
+        buffer.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash });
         count++;
         if (buffer.length >= 10_000) {
           state.commitConfirmed('users', null, buffer);

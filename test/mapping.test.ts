@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mappingValue, type MappingValue } from '../src/config/schema.js';
 import { compileMapping, MappingError } from '../src/mapping/index.js';
 import { diffPayloads } from '../src/plan/diff.js';
-import { canonicalJson, fingerprint } from '../src/plan/fingerprint.js';
+import { canonicalJson, fingerprint, rowHasher } from '../src/plan/fingerprint.js';
 
 const map = (mapping: Record<string, unknown>, row: Record<string, unknown>) =>
   compileMapping(Object.fromEntries(Object.entries(mapping).map(([key, value]) => [key, mappingValue.parse(value) as MappingValue])))(row);
@@ -109,6 +109,36 @@ describe('fingerprints', () => {
   it('are stable across runs (a pinned value guards against accidental changes of the hash)', () => {
     expect(fingerprint({ externalId: '1', email: 'a@x.io' })).toBe(fingerprint(JSON.parse('{"email":"a@x.io","externalId":"1"}')));
     expect(fingerprint({ externalId: '1' })).toMatchInlineSnapshot(`"KLktpAvfHIWmpSetemg0DNMQfa_rnZQC"`);
+  });
+});
+
+describe('row hashes', () => {
+  const mapping = { externalId: 'id', email: { column: 'email', transform: ['trim', 'lower'] } };
+  const rowHash = rowHasher('gamifyhost', mapping);
+
+  it('are equal for equal rows, dates compared by instant', () => {
+    expect(rowHash({ id: 1, at: new Date('2026-01-01T00:00:00Z') })).toBe(rowHash({ id: 1, at: new Date(Date.UTC(2026, 0, 1)) }));
+    expect(rowHash({ id: 1 })).toMatch(/^[\w-]{32}$/);
+  });
+
+  it('tell apart values of other types, other columns, and text that needs escaping', () => {
+    const rows = [1, '1', 1n, 1.5, null, undefined, true, 'true', 'null', new Date(1), 'D1', '"1"', 'a"b', 'a\\b', 'a\nb', '\u00e9', { v: 1 }, '{"v":1}', [1], Buffer.from('1')].map((value) => ({ id: 7, value }));
+    const hashes = rows.map(rowHash);
+    expect(new Set(hashes).size).toBe(rows.length);
+    expect(rowHash({ id: 7, other: 1 })).not.toBe(rowHash({ id: 7, value: 1 }));
+    expect(rowHash({ id: 7, value: { n: 1n } })).not.toBe(rowHash({ id: 7, value: { n: 2n } }));
+    // Rows with dates (written another way) still tell every value apart.
+    const at = new Date(5);
+    expect(rowHash({ id: 7, at, value: 5 })).not.toBe(rowHash({ id: 7, at: 5, value: at }));
+    expect(rowHash({ id: 7, at, value: 'D5' })).not.toBe(rowHash({ id: 7, at, value: at }));
+    expect(rowHash({ id: 7, at, value: 1n })).not.toBe(rowHash({ id: 7, at, value: '1n' }));
+  });
+
+  it('change with the mapping and the connector, so a new mapping compares payloads again', () => {
+    const row = { id: 1, email: 'A@x.io' };
+    expect(rowHasher('gamifyhost', { ...mapping, email: 'email' })(row)).not.toBe(rowHash(row));
+    expect(rowHasher('vitally', mapping)(row)).not.toBe(rowHash(row));
+    expect(rowHasher('gamifyhost', { ...mapping })(row)).toBe(rowHash(row));
   });
 });
 

@@ -8,7 +8,7 @@ import { planSync } from '../src/engine/plan.js';
 import { runSync } from '../src/engine/sync.js';
 import type { Workspace } from '../src/engine/workspace.js';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import { gamifyConfig, sqliteExec, sqliteTable, tempDir, users, workspaceFor } from './helpers/index.js';
+import { gamifyConfig, sqliteExec, sqliteRows, sqliteTable, tempDir, users, workspaceFor } from './helpers/index.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -148,6 +148,49 @@ describe.each([
     expect(plan.counts).toMatchObject({ added: 11, invalid: 2 });
     expect(plan.records.filter((record) => record.class === 'invalid').map((record) => record.key)).toEqual(['11', '2']);
     expect(sent.filter((entry) => entry.startsWith('11:') || entry.startsWith('2:'))).toEqual(['2:User 2', '11:New']);
+  });
+
+  it('knows a row read again unchanged by its hash, and compares a row changed outside the mapping by payload', async () => {
+    const stateFile = path.join(dir, 'state.db');
+    const rowHash = (key: string) => sqliteRows<{ row_hash: string }>(stateFile, `select row_hash from records where key = '${key}'`)[0].row_hash;
+    await runSync(workspace, sync());
+    expect(sqliteRows(stateFile, 'select key from records where row_hash is null')).toEqual([]);
+    const before = rowHash('1');
+
+    // updated_at is not mapped: the row differs, its payload does not.
+    await warehouse.exec(`update users set updated_at = '2031-01-01T00:00:00Z' where id = 1`);
+    expect((await planSync(workspace, sync())).counts).toMatchObject({ unchanged: 10, changed: 0 });
+    expect(rowHash('1')).toBe(before); // plan writes nothing
+    const run = await runSync(workspace, sync());
+    expect(run.counts).toMatchObject({ unchanged: 10, sent: 0 });
+    expect(emulator.received).toHaveLength(10);
+    // Sync remembers the new row, so the next run knows it from its hash alone.
+    expect(rowHash('1')).not.toBe(before);
+    expect(rowHash('1')).toMatch(/^[\w-]{32}$/);
+  });
+
+  it('compares every row again by payload when the mapping changes, though no row did', async () => {
+    await runSync(workspace, sync());
+    const mapping = `      externalId: id
+      displayName: name
+      email: email
+      country: { column: country, transform: upper }
+      tags.plan: plan
+      source: { value: organic }`;
+    const remapped = workspaceFor(gamifyConfig({ url: emulator.url, source: warehouse.source(), query: warehouse.query, mapping }), dir);
+    const plan = await planSync(remapped, remapped.syncNamed('users'));
+    expect(plan.counts).toMatchObject({ changed: 10, unchanged: 0 });
+    expect(plan.records[0].changes).toEqual([{ field: 'source', new: 'organic' }]);
+  });
+
+  it('finds duplicates of rows already synced, in one batch and across batches', async () => {
+    await runSync(workspace, sync());
+    // Batches of 3: the fourth holds user 10, user 10 again, and user 2 again; all exactly as synced.
+    const query = `select * from (${warehouse.query}) as u union all select * from (${warehouse.query}) as t where id in (10, 2)`;
+    const dup = workspaceFor(gamifyConfig({ url: emulator.url, source: warehouse.source(), query: JSON.stringify(query), syncExtra: '    batchSize: 3' }), dir);
+    const plan = await planSync(dup, dup.syncNamed('users'));
+    expect(plan.counts).toMatchObject({ unchanged: 10, invalid: 2, changed: 0 });
+    expect(plan.records.map((record) => `${record.key}:${record.class}`).sort()).toEqual(['10:invalid', '2:invalid']);
   });
 
   it('never writes the state file', async () => {

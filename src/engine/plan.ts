@@ -1,6 +1,6 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
-import type { SyncConfig } from '../config/schema.js';
-import type { Row } from '../sources/contract.js';
+import type { SourceConfig, SyncConfig } from '../config/schema.js';
+import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import type { Workspace } from './workspace.js';
 
@@ -38,8 +38,8 @@ export function readsEverything(sync: SyncConfig, cursor: unknown): boolean {
   return !sync.cursor || cursor === null || cursor === undefined;
 }
 
-/** The classifier of a sync's rows, over the workspace's state (shared by plan and sync). */
-export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt: string): Classifier {
+/** The classifier of a sync's rows, over the workspace's state (shared by plan and sync; only sync writes). */
+export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt: string, mode: 'plan' | 'sync'): Classifier {
   return new Classifier({
     sync: sync.name,
     primaryKey: sync.primaryKey,
@@ -48,13 +48,17 @@ export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt:
     connector: workspace.connectorOf(sync),
     state: workspace.state,
     startedAt,
+    refreshRowHashes: mode === 'sync',
   });
 }
 
-/** The sync's rows from its source, past `cursor` (null: every row), in batches. */
-export async function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown): Promise<AsyncIterable<Row[]>> {
-  const source = await workspace.source(sync);
-  return source.read({ query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize });
+/** The sync's rows from its source, past `cursor` (null: every row), in hashed batches. */
+export function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown): AsyncIterable<HashedBatch> {
+  return readInWorker({
+    source: { name: sync.source, config: workspace.config.sources[sync.source] as SourceConfig, configDir: workspace.loaded.dir },
+    request: { query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize },
+    hashing: { connectorType: workspace.connectorOf(sync).type, mapping: sync.mapping },
+  });
 }
 
 export async function planSync(workspace: Workspace, sync: SyncConfig, options: PlanOptions = {}): Promise<SyncPlan> {
@@ -84,9 +88,9 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     else plan.notShown++;
   };
 
-  const classifier = classifierFor(workspace, sync, new Date().toISOString());
-  for await (const rows of await readRows(workspace, sync, cursor)) {
-    for (const record of classifier.classify(rows)) note(record);
+  const classifier = classifierFor(workspace, sync, new Date().toISOString(), 'plan');
+  for await (const batch of readRows(workspace, sync, cursor)) {
+    for (const record of classifier.classify(batch)) note(record);
   }
   if (full) for (const page of classifier.removed()) for (const record of page) note(record);
   return plan;

@@ -76,7 +76,7 @@ class Committer {
   ) {}
 
   confirmed(record: PlannedRecord): void {
-    this.confirmations.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload });
+    this.confirmations.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash });
     this.confirmedKeys.push(record.key);
     this.schedule();
   }
@@ -216,15 +216,16 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     if (options.planned) {
       state.resetSeen();
       for await (const batch of options.planned) {
-        state.addSeen(batch.map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: false })));
+        // Keys only: every planned record waits for its confirmation.
+        state.noteReads(batch, false);
         if (!(await handle(batch))) break;
       }
     } else {
-      const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString());
+      const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString(), 'sync');
       let complete = true;
-      for await (const rows of await readRows(workspace, sync, cursor)) {
-        counts.read += rows.length;
-        if (!(await handle(classifier.classify(rows)))) {
+      for await (const batch of readRows(workspace, sync, cursor)) {
+        counts.read += batch.rows.length;
+        if (!(await handle(classifier.classify(batch)))) {
           complete = false;
           break;
         }

@@ -1,18 +1,15 @@
-// A workspace holds what syncs share within one process: the loaded config, the state store, one
-// open reader per source and one Destination (rate limiter, concurrency gate) per destination.
+// A workspace holds what syncs share within one process: the loaded config, the state store and one
+// Destination (rate limiter, concurrency gate) per destination. Each read opens its own source
+// reader, in a worker thread (readInWorker).
 import { connectorFor } from '../../connectors/index.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
+import type { DestinationConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
-import type { SourceReader } from '../sources/contract.js';
-import { openSource } from '../sources/index.js';
 import type { StateStore } from '../state/store.js';
 
 export class UsageError extends Error {}
 
 export class Workspace {
-  private readonly sources = new Map<string, Promise<SourceReader>>();
-
   constructor(
     readonly loaded: LoadedConfig,
     readonly state: StateStore,
@@ -21,8 +18,8 @@ export class Workspace {
   ) {}
 
   /**
-   * A workspace for one of several runs in flight at once (the daemon): its own state connection
-   * and source readers, since a SQLite connection serves one run at a time, but the same
+   * A workspace for one of several runs in flight at once (the daemon): its own state connection,
+   * since a SQLite connection serves one run at a time, but the same
    * destinations, so rate limits and concurrency stay shared between syncs.
    */
   forRun(state: StateStore): Workspace {
@@ -61,21 +58,7 @@ export class Workspace {
     return destination;
   }
 
-  source(sync: SyncConfig): Promise<SourceReader> {
-    let reader = this.sources.get(sync.source);
-    if (!reader) {
-      reader = openSource(sync.source, this.config.sources[sync.source] as SourceConfig, { configDir: this.loaded.dir });
-      this.sources.set(sync.source, reader);
-      // A source that fails to open may be retried by a later run.
-      reader.catch(() => this.sources.delete(sync.source));
-    }
-    return reader;
-  }
-
   async close(): Promise<void> {
     await Promise.allSettled([...this.destinations.values()].map((destination) => destination.close()));
-    const readers = await Promise.allSettled(this.sources.values());
-    for (const reader of readers) if (reader.status === 'fulfilled') await reader.value.close();
-    this.sources.clear();
   }
 }

@@ -22,7 +22,8 @@ function plain(value: unknown): unknown {
   if (value === null) return value;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (Buffer.isBuffer(value)) return value.toString('base64');
+  // Bytes: a Buffer, or a Uint8Array (as a Buffer arrives from the reader's thread).
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   if (Array.isArray(value)) return value.map(plain);
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plain(inner)]));

@@ -6,6 +6,7 @@ import type { Connector } from '../../connectors/contract.js';
 import type { MappingValue } from '../config/schema.js';
 import { compileMapping, mappingColumns, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
+import type { HashedBatch } from '../sources/read-in-worker.js';
 import type { StateStore, StoredRejection } from '../state/store.js';
 import { diffPayloads, type FieldChange } from './diff.js';
 import { fingerprint } from './fingerprint.js';
@@ -23,6 +24,8 @@ export interface PlannedRecord {
   changes?: FieldChange[];
   /** Why the record is invalid, or the earlier rejection being retried. */
   reason?: string;
+  /** Hash of the source row (with the mapping): equal to the stored one means unchanged. */
+  rowHash?: string;
   /** The row's cursor column value (incremental syncs). */
   cursor?: unknown;
   /** When this version was first seen (for destinations that want the time of the change). */
@@ -56,6 +59,8 @@ export interface ClassifierOptions {
   connector: Connector;
   state: StateStore;
   startedAt: string;
+  /** Store the row hash of records found unchanged by comparing payloads (sync; plan writes nothing). */
+  refreshRowHashes: boolean;
 }
 
 /**
@@ -67,10 +72,14 @@ export class MissingColumnError extends Error {}
 export class Classifier {
   private readonly mapper: Mapper;
   private columnsChecked = false;
+  /** Records confirmed before this run, and how many of them this run has read. */
+  private readonly recordsBefore: number;
+  private recordsRead = 0;
 
   constructor(private readonly options: ClassifierOptions) {
     this.mapper = compileMapping(options.mapping);
     options.state.resetSeen();
+    this.recordsBefore = options.state.recordCount(options.sync);
   }
 
   /** Throws MissingColumnError when `row` lacks a column the key, cursor or mapping reads. */
@@ -86,55 +95,80 @@ export class Classifier {
     );
   }
 
-  /** Classifies one batch of rows, in order. */
-  classify(rows: Row[]): PlannedRecord[] {
-    const { primaryKey, cursorColumn, connector, state, sync, startedAt } = this.options;
-    const mapper = this.mapper;
+  /**
+   * Classifies one batch of rows, in order. A row that hashes as the row of its confirmed payload
+   * did is unchanged at once; only the others are mapped, validated, fingerprinted and compared.
+   */
+  classify({ rows, rowHashes }: HashedBatch): PlannedRecord[] {
+    const { primaryKey, cursorColumn, state, sync, startedAt } = this.options;
     if (!this.columnsChecked && rows.length > 0) {
       this.checkColumns(rows[0]);
       this.columnsChecked = true;
     }
     const planned: PlannedRecord[] = [];
-    for (const row of rows) {
+    rows.forEach((row, index) => {
       const rawKey = row[primaryKey];
       const cursor = cursorColumn ? cursorValue(row[cursorColumn]) : undefined;
       if (rawKey === null || rawKey === undefined || rawKey === '') {
         planned.push({ key: NULL_KEY, class: 'invalid', reason: `primary key column "${primaryKey}" is null or missing in this row`, cursor, changedAt: startedAt });
-        continue;
+        return;
       }
       const key = rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
-      try {
-        const parsed = connector.payload.safeParse(mapper(row));
-        if (!parsed.success) {
-          planned.push({ key, class: 'invalid', reason: describeIssues(parsed.error), cursor, changedAt: startedAt });
-          continue;
-        }
-        planned.push({ key, class: 'added', payload: parsed.data, fingerprint: fingerprint(parsed.data), cursor, changedAt: startedAt });
-      } catch (error) {
-        if (!(error instanceof MappingError)) throw error;
-        planned.push({ key, class: 'invalid', reason: error.message, cursor, changedAt: startedAt });
-      }
-    }
+      planned.push({ key, class: 'unchanged', rowHash: rowHashes[index], cursor, changedAt: startedAt });
+    });
 
     // The same key twice in one read: only the first row counts; the others are invalid.
-    const keyed = planned.filter((record) => record.key !== NULL_KEY);
-    const isFirst = state.firstReads(keyed.map((record) => record.key));
-    keyed.forEach((record, index) => {
-      if (isFirst[index]) return;
-      Object.assign(record, {
-        class: 'invalid',
-        reason: `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`,
-        payload: undefined,
-      });
+    const firsts = new Map<string, number>();
+    planned.forEach((record, index) => {
+      if (record.key === NULL_KEY) return;
+      if (firsts.has(record.key)) this.duplicate(record);
+      else firsts.set(record.key, index);
     });
+    const stored = state.rowHashes(sync, [...firsts.keys()]);
+    const unchanged: PlannedRecord[] = [];
+    const toCompare: number[] = [];
+    for (const [key, index] of firsts) {
+      if (stored.get(key) === planned[index].rowHash) unchanged.push(planned[index]);
+      else toCompare.push(index);
+    }
+    const readBefore = new Set([...state.noteReads(unchanged, true), ...state.noteReads(toCompare.map((index) => planned[index]), false)]);
+    for (const key of readBefore) this.duplicate(planned[firsts.get(key)!]);
+    for (const key of stored.keys()) if (!readBefore.has(key)) this.recordsRead++;
+    this.compare(toCompare.filter((index) => !readBefore.has(planned[index].key)).map((index) => this.mapRow(planned[index], rows[index])));
+    return planned;
+  }
 
-    const valid = planned.filter((record) => record.class === 'added');
+  private duplicate(record: PlannedRecord): void {
+    record.class = 'invalid';
+    record.reason = `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`;
+  }
+
+  /** Maps and validates the record's row: sets its payload and fingerprint, or makes it invalid. */
+  private mapRow(record: PlannedRecord, row: Row): PlannedRecord {
+    try {
+      const parsed = this.options.connector.payload.safeParse(this.mapper(row));
+      if (parsed.success) {
+        record.payload = parsed.data;
+        record.fingerprint = fingerprint(parsed.data);
+      } else {
+        record.class = 'invalid';
+        record.reason = describeIssues(parsed.error);
+      }
+    } catch (error) {
+      if (!(error instanceof MappingError)) throw error;
+      record.class = 'invalid';
+      record.reason = error.message;
+    }
+    return record;
+  }
+
+  /** Compares mapped records with what was last confirmed: unchanged, or added, changed or retry. */
+  private compare(mapped: PlannedRecord[]): void {
+    const { state, sync, refreshRowHashes } = this.options;
+    const valid = mapped.filter((record) => record.class !== 'invalid');
     const { records, rejections } = state.lookup(sync, valid.map((record) => record.key));
-    const toSend = valid.filter((record) => {
-      if (records.get(record.key) !== record.fingerprint) return true;
-      record.class = 'unchanged';
-      return false;
-    });
+    const toSend = valid.filter((record) => records.get(record.key) !== record.fingerprint);
+    const unchanged = valid.filter((record) => records.get(record.key) === record.fingerprint);
     // Field diffs against what was last sent: only records that changed need the stored payload.
     const payloads = state.confirmedPayloads(sync, toSend.filter((record) => records.has(record.key)).map((record) => record.key));
     for (const record of toSend) {
@@ -149,19 +183,17 @@ export class Classifier {
         record.class = previous !== undefined ? 'changed' : 'added';
       }
     }
-
     // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
-    state.addSeen(
-      keyed
-        .filter((_, index) => isFirst[index])
-        .map((record) => ({ key: record.key, cursor: record.cursor ?? null, ok: record.class === 'invalid' || record.class === 'unchanged' })),
-    );
-    return planned;
+    state.markSeenOk(mapped.filter((record) => record.class === 'invalid' || record.class === 'unchanged').map((record) => record.key));
+    // Unchanged, though its row differs from the one last hashed: remember this row (sync only).
+    if (refreshRowHashes) state.setRowHashes(sync, unchanged.map((record) => ({ key: record.key, rowHash: record.rowHash! })));
   }
 
   /** After a full read: records confirmed earlier that the query no longer returns, a page at a time. */
   *removed(): Generator<PlannedRecord[]> {
     const { state, sync, startedAt } = this.options;
+    // Every record confirmed before was read again: none was removed, no need to look for one.
+    if (this.recordsRead === this.recordsBefore) return;
     let after = '';
     for (;;) {
       const page = state.unseenKeys(sync, after, 1000);

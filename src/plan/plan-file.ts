@@ -44,8 +44,8 @@ export class PlanFileWriter {
   }
 
   add(sync: string, record: PlannedRecord): void {
-    const { key, class: kind, payload, fingerprint, cursor, changedAt } = record;
-    this.line({ sync, record: { key, class: kind, payload, fingerprint, cursor, changedAt } });
+    const { key, class: kind, payload, fingerprint, rowHash, cursor, changedAt } = record;
+    this.line({ sync, record: { key, class: kind, payload, fingerprint, rowHash, cursor, changedAt } });
   }
 
   /** Rewrites nothing: generations are known up front; closing makes the file complete. */

@@ -68,4 +68,12 @@ export const MIGRATIONS: readonly string[] = [
     generation integer not null
   );
   `,
+
+  // 2: the hash of the source row (and of the mapping) that produced each confirmed payload, so a
+  // row read again unchanged is known unchanged without mapping, validating and fingerprinting it.
+  `
+  alter table records add column row_hash text;
+  -- Read for every row of every run: a compact index answers it without touching the payloads.
+  create index records_row_hashes on records (sync, key, row_hash);
+  `,
 ];

@@ -31,6 +31,14 @@ export interface Confirmation {
   key: string;
   fingerprint: string;
   payload: unknown;
+  /** Hash of the source row the payload was mapped from (absent when sent from a saved plan). */
+  rowHash?: string;
+}
+
+/** A key read by this run, with its cursor value (incremental syncs). */
+export interface KeyRead {
+  key: string;
+  cursor?: unknown;
 }
 
 export interface Rejection {
@@ -119,8 +127,12 @@ function explainStateError(error: unknown, file: string, opening: boolean): unkn
   }
   return error;
 }
-/** Rows per statement when filling the temp `seen` table (3 parameters each, far below SQLite's limit). */
-const SEEN_ROWS_PER_INSERT = 100;
+/** A consistent copy of the database (with what its WAL holds) in a temp folder; the caller migrates it. */
+function copyToTempFolder(db: Database.Database): string {
+  const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'backflow-state-')), 'state.db');
+  db.prepare('vacuum into ?').run(copy);
+  return copy;
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -151,10 +163,17 @@ export class StateStore {
         'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
       ),
       upsertRecord: db.prepare(
-        `insert into records (sync, key, fingerprint, payload, sent_at, run_id) values (?, ?, ?, ?, ?, ?)
+        `insert into records (sync, key, fingerprint, payload, sent_at, run_id, row_hash) values (?, ?, ?, ?, ?, ?, ?)
          on conflict (sync, key) do update set fingerprint = excluded.fingerprint, payload = excluded.payload,
-         sent_at = excluded.sent_at, run_id = excluded.run_id`,
+         sent_at = excluded.sent_at, run_id = excluded.run_id, row_hash = excluded.row_hash`,
       ),
+      setRowHash: db.prepare('update records set row_hash = ? where sync = ? and key = ?'),
+      // The covering index, named: SQLite's planner would pick the primary key and read the payloads.
+      lookupRowHashes: db
+        .prepare<[string, string], [string, string | null]>(
+          'select r.key, r.row_hash from json_each(?) j cross join records r indexed by records_row_hashes on r.sync = ? and r.key = j.value',
+        )
+        .raw(),
       deleteRejection: db.prepare('delete from rejections where sync = ? and key = ?'),
       upsertRejection: db.prepare(
         `insert into rejections (sync, key, fingerprint, status, reason, attempts, first_at, last_at, run_id)
@@ -207,10 +226,12 @@ export class StateStore {
       }
       if (version < MIGRATIONS.length) {
         if (readonly) {
+          // Reading must not change the file: an older one is read through a migrated copy.
+          const copy = copyToTempFolder(db);
           db.close();
-          return StateStore.connect(':memory:', false, displayName).withNote(
-            `state file ${displayName} has schema ${version}; run a sync to migrate it`,
-          );
+          const store = StateStore.connect(copy, false, displayName);
+          store.temporaryCopy = copy;
+          return store.withNote(`state file ${displayName} has schema ${version}; run a sync to migrate it`);
         }
         db.transaction(() => {
           for (const migration of MIGRATIONS.slice(version)) db!.exec(migration);
@@ -227,8 +248,10 @@ export class StateStore {
     return new StateStore(db!, displayName);
   }
 
-  /** A message about the state worth telling the user (e.g. an unmigrated file read as empty). */
+  /** A message about the state worth telling the user (e.g. an unmigrated file read through a copy). */
   note?: string;
+  /** The migrated copy an older file is read through, removed on close. */
+  private temporaryCopy?: string;
   private withNote(note: string): StateStore {
     this.note = note;
     return this;
@@ -236,6 +259,7 @@ export class StateStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.temporaryCopy) fs.rmSync(path.dirname(this.temporaryCopy), { recursive: true, force: true });
   }
 
   /** Runs a read or write of the state, turning SQLite's failures into messages about the file. */
@@ -263,6 +287,11 @@ export class StateStore {
     });
   }
 
+  /** For these keys, the hash of the source row their confirmed payload came from (null: not kept). */
+  rowHashes(sync: string, keys: string[]): Map<string, string | null> {
+    return this.guard(() => new Map(this.statements.lookupRowHashes.all(JSON.stringify(keys), sync)));
+  }
+
   /** The payloads (JSON text) last confirmed for these keys, for field diffs. */
   confirmedPayloads(sync: string, keys: string[]): Map<string, string> {
     return this.guard(() => new Map(keys.length === 0 ? [] : this.statements.lookupPayloads.all(JSON.stringify(keys), sync)));
@@ -275,7 +304,7 @@ export class StateStore {
       const at = now();
       this.db.transaction(() => {
         for (const record of confirmed) {
-          this.statements.upsertRecord.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), at, runId);
+          this.statements.upsertRecord.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), at, runId, record.rowHash ?? null);
           this.statements.deleteRejection.run(sync, record.key);
         }
         this.statements.bumpGeneration.run(sync);
@@ -314,15 +343,25 @@ export class StateStore {
     });
   }
 
-  /** Clears unchanged records' stale rejections (the destination already holds what we would send). */
-  clearRejection(sync: string, key: string): void {
-    this.statements.deleteRejection.run(sync, key);
+  /**
+   * Records that the confirmed payloads of these keys also come from these source rows (read again
+   * with other values, or before row hashes were kept, and found unchanged): next time they are
+   * recognised from the row alone.
+   */
+  setRowHashes(sync: string, rows: { key: string; rowHash: string }[]): void {
+    if (rows.length === 0) return;
+    this.guard(() =>
+      this.db.transaction(() => {
+        for (const row of rows) this.statements.setRowHash.run(row.rowHash, sync, row.key);
+      })(),
+    );
   }
 
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
-  /** Statements on the temp table, prepared once it exists. */
-  private seen?: { insertOne: Database.Statement; insertMany: Database.Statement; readAmong: Database.Statement<[string], string>; markOk: Database.Statement<[string]> };
+  /** Statements on the temp table, prepared once it exists, and the number of the last noteReads. */
+  private seen?: { keys: Database.Statement; keysWithCursors: Database.Statement; readBefore: Database.Statement<[string, number], string>; markOk: Database.Statement<[string]> };
+  private reads = 0;
 
   /**
    * A fresh temp table on this connection; temp tables never touch the state file. No index on
@@ -331,45 +370,33 @@ export class StateStore {
   resetSeen(): void {
     this.db.exec(`
       drop table if exists temp.seen;
-      create temp table seen (key text primary key, cursor, ok integer not null) without rowid;`);
-    const insert = 'insert or ignore into temp.seen (key, cursor, ok) values ';
+      create temp table seen (key text primary key, cursor, ok integer not null, read integer not null) without rowid;`);
+    // A batch is one JSON text unpacked by SQLite: far cheaper than a bound parameter per value.
+    // A key already there keeps its first entry.
+    const insert = (values: string) => `insert into temp.seen (key, cursor, ok, read) select ${values}, ?, ? from json_each(?) where true on conflict do nothing`;
     this.seen = {
-      insertOne: this.db.prepare(`${insert}(?, ?, ?)`),
-      insertMany: this.db.prepare(insert + Array(SEEN_ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')),
-      readAmong: this.db.prepare<[string], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value').pluck(),
+      keys: this.db.prepare(insert('value, null')),
+      keysWithCursors: this.db.prepare(insert('value ->> 0, value ->> 1')),
+      readBefore: this.db.prepare<[string, number], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value where s.read < ?').pluck(),
       markOk: this.db.prepare<[string]>('update temp.seen set ok = 1 where key in (select value from json_each(?))'),
     };
-  }
-
-  /** For each key, whether this run reads it for the first time (not in an earlier batch, nor earlier in `keys`). */
-  firstReads(keys: string[]): boolean[] {
-    return this.guard(() => {
-      const earlier = new Set(this.seen!.readAmong.all(JSON.stringify(keys)));
-      return keys.map((key) => {
-        if (earlier.has(key)) return false;
-        earlier.add(key);
-        return true;
-      });
-    });
+    this.reads = 0;
   }
 
   /**
-   * Adds keys read, in order, with their cursor and whether they are settled (`ok`: nothing to
-   * confirm); a key already there keeps its first entry. One transaction per batch.
+   * Notes keys read (each once per call), `settled` (nothing to confirm) or not. Returns those an
+   * earlier call of this run already noted: read twice, they keep their first entry.
    */
-  addSeen(entries: { key: string; cursor: unknown; ok: boolean }[]): void {
-    const { insertOne, insertMany } = this.seen!;
-    const values = (entry: (typeof entries)[number]) => [entry.key, entry.cursor, entry.ok ? 1 : 0];
-    this.guard(() =>
-      this.db.transaction(() => {
-        // Many rows per statement: the per-call cost, not SQLite's, dominated one row per statement.
-        let index = 0;
-        for (; index + SEEN_ROWS_PER_INSERT <= entries.length; index += SEEN_ROWS_PER_INSERT) {
-          insertMany.run(entries.slice(index, index + SEEN_ROWS_PER_INSERT).flatMap(values));
-        }
-        for (; index < entries.length; index++) insertOne.run(values(entries[index]));
-      })(),
-    );
+  noteReads(reads: KeyRead[], settled: boolean): string[] {
+    if (reads.length === 0) return [];
+    return this.guard(() => {
+      const { keys, keysWithCursors, readBefore } = this.seen!;
+      const number = ++this.reads;
+      const withCursors = reads.some((read) => read.cursor !== undefined && read.cursor !== null);
+      const batch = JSON.stringify(withCursors ? reads.map((read) => [read.key, read.cursor ?? null]) : reads.map((read) => read.key));
+      const added = (withCursors ? keysWithCursors : keys).run(settled ? 1 : 0, number, batch).changes;
+      return added === reads.length ? [] : readBefore.all(JSON.stringify(reads.map((read) => read.key)), number);
+    });
   }
 
   markSeenOk(keys: string[]): void {
@@ -477,7 +504,7 @@ export class StateStore {
   }
 
   recordCount(sync: string): number {
-    return (this.db.prepare('select count(*) as n from records where sync = ?').get(sync) as { n: number }).n;
+    return this.guard(() => (this.db.prepare('select count(*) as n from records where sync = ?').get(sync) as { n: number }).n);
   }
 
   /** Forgets a sync's records, rejections and cursor, so the next run sends everything. */

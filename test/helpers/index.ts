@@ -49,6 +49,16 @@ export function sqliteExec(file: string, sql: string): void {
   db.close();
 }
 
+/** Rows of a query on a SQLite file, read-only (to inspect a state or warehouse file). */
+export function sqliteRows<T = Record<string, unknown>>(file: string, sql: string): T[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
 export interface CliResult {
   code: number;
   stdout: string;

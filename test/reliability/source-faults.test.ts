@@ -11,7 +11,8 @@ import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
 import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { POSTGRES_URL } from '../sources/fixtures.js';
 
-const RECORDS = 50;
+// Enough rows that the reader (two batches ahead of the engine) is still reading when the fault comes.
+const RECORDS = 100;
 
 let dir: string;
 let emulator: GamifyHostEmulator;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
+import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 
 /** Creating read-only files, immutable files and full disks for real needs root (mount, chattr). */
 const isRoot = process.getuid?.() === 0;
@@ -41,15 +41,6 @@ function tmpfs(size: string): string {
   });
   return mountPoint;
 }
-
-const stateRows = <T>(file: string, sql: string): T[] => {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.prepare(sql).all() as T[];
-  } finally {
-    db.close();
-  }
-};
 
 describe('a state file locked by another process', () => {
   it('waits while another process holds a write transaction, and sends nothing before it can record', async () => {
@@ -170,14 +161,14 @@ describe.skipIf(!isRoot)('a full disk (needs root: mount)', () => {
     expect(sentBeforeFull).toBeLessThan(800);
 
     // What the state holds was confirmed by the destination, exactly as stored.
-    const committed = stateRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
+    const committed = sqliteRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
     for (const row of committed) expect(emulator.profile(row.key)).toMatchObject(JSON.parse(row.payload));
 
     execFileSync('mount', ['-o', 'remount,size=32m', mount]);
     const rerun = await cli(config, 'sync');
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain(`unchanged ${committed.length}`);
-    const stored = stateRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
+    const stored = sqliteRows<{ key: string; payload: string }>(state, "select key, payload from records where sync = 'users'");
     expect(stored).toHaveLength(800);
     for (const row of stored) expect(emulator.profile(row.key)).toMatchObject(JSON.parse(row.payload));
     // Re-sent: only records confirmed after the last commit that fit on the disk.
@@ -194,8 +185,33 @@ describe('a state file from an older schema version', () => {
     expect(fs.statSync(state).size).toBe(0);
 
     expect((await cli(config, 'sync')).code).toBe(0);
-    expect(stateRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: 1 }]);
-    expect(stateRows(state, 'select key from records')).toHaveLength(6);
+    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: 2 }]);
+    expect(sqliteRows(state, 'select key from records')).toHaveLength(6);
+  });
+
+  it('a schema-1 file (records without row hashes) is planned through a copy, then migrated and filled by sync', async () => {
+    const config = configWithState();
+    expect((await cli(config, 'sync')).code).toBe(0);
+    const state = path.join(dir, 'state.db');
+    // Back to what schema 1 looked like: no row_hash column, no index.
+    sqliteExec(state, 'drop index records_row_hashes; alter table records drop column row_hash; pragma user_version = 1; pragma wal_checkpoint(truncate)');
+    sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Changed' where id = 2");
+    const before = fs.readFileSync(state);
+
+    const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+    const plan = await runCli(['--config', config, 'plan', '--json'], { env: { ...process.env, TMPDIR: tmp } });
+    expect(plan.code).toBe(2);
+    const planned = JSON.parse(plan.stdout);
+    expect(planned.syncs[0].counts).toMatchObject({ changed: 1, unchanged: 5, added: 0 });
+    expect(planned.note).toBe(`state file ${state} has schema 1; run a sync to migrate it`);
+    expect(fs.readFileSync(state).equals(before)).toBe(true);
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('backflow-state-'))).toEqual([]); // the copy is gone
+
+    expect((await cli(config, 'sync')).code).toBe(0);
+    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: 2 }]);
+    // Sent (user 2) or found unchanged by payload: every record now has the hash of its row.
+    expect(sqliteRows(state, 'select key from records where row_hash is null')).toEqual([]);
+    expect(sqliteRows(state, 'select key from records')).toHaveLength(6);
   });
 
   it('a database of another program (schema 0 with its own tables) is refused, not taken over', async () => {

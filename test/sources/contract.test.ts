@@ -3,9 +3,11 @@
 // `validate --connect`, clear errors, read-only reads, and an end-to-end sync to GamifyHost.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
+import type { SourceConfig } from '../../src/config/schema.js';
 import type { ReadRequest, Row, SourceReader } from '../../src/sources/contract.js';
+import { openSource } from '../../src/sources/index.js';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
 import { demoUser } from '../../demo/warehouse.js';
 import { REPO, runCli, tempDir, workspaceFor, writeFile } from '../helpers/index.js';
@@ -72,9 +74,13 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   afterEach(() => emulator.stop());
 
   const workspace = (sync?: Parameters<typeof config>[1]) => workspaceFor(config(warehouse.source, sync), dir, env);
-  const reader = (sync?: Parameters<typeof config>[1]) => {
+  // Each reader is closed when its test ends, as the engine closes each read's reader.
+  const reader = async (sync?: Parameters<typeof config>[1]) => {
     const space = workspace(sync);
-    return space.source(space.config.syncs[0]);
+    const { source } = space.config.syncs[0];
+    const opened = await openSource(source, space.config.sources[source] as SourceConfig, { configDir: space.loaded.dir });
+    onTestFinished(() => opened.close());
+    return opened;
   };
 
   it('streams rows in batches of at most batchSize, in the order of the query', async () => {

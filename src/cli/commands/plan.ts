@@ -68,7 +68,7 @@ export async function planCommand(options: PlanCommandOptions): Promise<number> 
     }
     const requests = plans.reduce((total, plan) => total + plan.requests, 0);
     if (options.json) {
-      printJson({ requests, syncs: plans, ...(options.out ? { savedTo: options.out } : {}) });
+      printJson({ requests, syncs: plans, ...(options.out ? { savedTo: options.out } : {}), ...(workspace.state.note ? { note: workspace.state.note } : {}) });
     } else {
       if (workspace.state.note) print(`note: ${workspace.state.note}`);
       for (const plan of plans) {

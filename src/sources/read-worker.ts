@@ -1,0 +1,42 @@
+// The worker side of readInWorker: opens the source, reads the request, hashes each row, and posts
+// batches to the engine, never more than it has been asked for.
+import { parentPort, workerData } from 'node:worker_threads';
+import { rowHasher } from '../plan/fingerprint.js';
+import { openSource } from './index.js';
+import type { ToEngine, WorkerRead } from './read-in-worker.js';
+
+const read = workerData as WorkerRead;
+const port = parentPort!;
+const post = (message: ToEngine) => port.postMessage(message);
+
+let credits = read.ahead;
+let stopping = false;
+let wake: (() => void) | undefined;
+port.on('message', (message: 'next' | 'stop') => {
+  if (message === 'next') credits++;
+  else stopping = true;
+  wake?.();
+});
+
+const reader = await openSource(read.source.name, read.source.config, { configDir: read.source.configDir }).catch((error: Error) => {
+  post({ error: error.message });
+  return undefined;
+});
+if (reader) {
+  try {
+    const rowHash = rowHasher(read.hashing.connectorType, read.hashing.mapping);
+    for await (const rows of reader.read(read.request)) {
+      while (credits === 0 && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+      // Leaving the loop ends the read: the source closes its cursor and releases its locks.
+      if (stopping) break;
+      credits--;
+      post({ rows, rowHashes: rows.map(rowHash) });
+    }
+    if (!stopping) post({ done: true });
+  } catch (error) {
+    post({ error: (error as Error).message });
+  } finally {
+    await reader.close();
+  }
+}
+port.close();
