@@ -1,10 +1,9 @@
 // A sync killed with SIGKILL mid-run loses nothing: the next run sends what was not confirmed,
 // and the state ends up matching exactly what the destination holds.
-import Database from 'better-sqlite3';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteRows, writeFile } from './helpers/index.js';
 
 const COUNT = 300;
 
@@ -46,10 +45,9 @@ describe('a sync killed with SIGKILL', () => {
 
     // The state holds, for every record, exactly the payload the destination last received.
     const lastBody = new Map(emulator.sentBodies.map((body) => [body.externalId as string, body]));
-    const state = new Database(path.join(dir, 'state.db'), { readonly: true });
-    const rows = state.prepare("select key, payload from records where sync = 'users'").all() as { key: string; payload: string }[];
-    const runs = state.prepare('select outcome from runs order by id').all() as { outcome: string }[];
-    state.close();
+    const stateFile = path.join(dir, 'state.db');
+    const rows = sqliteRows<{ key: string; payload: string }>(stateFile, "select key, payload from records where sync = 'users'");
+    const runs = sqliteRows<{ outcome: string }>(stateFile, 'select outcome from runs order by id');
     expect(rows).toHaveLength(COUNT);
     for (const row of rows) expect(JSON.parse(row.payload)).toEqual(lastBody.get(row.key));
     // The killed run is recorded as interrupted, the rerun as a success.

@@ -19,8 +19,8 @@ export class Workspace {
 
   /**
    * A workspace for one of several runs in flight at once (the daemon): its own state connection,
-   * since a SQLite connection serves one run at a time, but the same
-   * destinations, so rate limits and concurrency stay shared between syncs.
+   * since a SQLite connection serves one run at a time, but the same destinations, so rate limits
+   * and concurrency stay shared between syncs.
    */
   forRun(state: StateStore): Workspace {
     return new Workspace(this.loaded, state, this.observer, this.destinations);

@@ -1,10 +1,9 @@
 // A sync never runs twice at once: not when its schedule fires during a run, and not when
 // `backflow sync` and the daemon share the state file.
-import Database from 'better-sqlite3';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { gamifyWarehouse, runCli, spawnCli, sqliteExec, writeFile } from '../helpers/index.js';
+import { gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY, waitUntil } from './daemon-process.js';
 
 interface RunRow {
@@ -16,12 +15,7 @@ interface RunRow {
 }
 
 function runsOf(stateFile: string): RunRow[] {
-  const db = new Database(stateFile, { readonly: true });
-  try {
-    return db.prepare("select id, started_at, ended_at, outcome, pid from runs where sync = 'users' order by started_at").all() as RunRow[];
-  } finally {
-    db.close();
-  }
+  return sqliteRows<RunRow>(stateFile, "select id, started_at, ended_at, outcome, pid from runs where sync = 'users' order by started_at");
 }
 
 /** No run started before the previous one ended. */

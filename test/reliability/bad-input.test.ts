@@ -1,7 +1,6 @@
 // Bad input corpus: malformed YAML, wrong types, huge values, unicode and emoji in every field, SQL
 // that is not a read, and oversized or malformed ingest payloads. Each bad input gets a clear,
 // positioned message (or a clear per-record outcome) and nothing crashes; good unusual input works.
-import Database from 'better-sqlite3';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { planSync } from '../../src/engine/plan.js';
 import { runSync } from '../../src/engine/sync.js';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { gamifyConfig, runCli, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
+import { gamifyConfig, runCli, sqliteRows, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath } from '../helpers/segment.js';
 
 const VALID = `version: 1
@@ -173,9 +172,7 @@ describe('SQL that is not a read', () => {
     const run = await runSync(workspace, workspace.syncNamed('users'));
     expect(run.outcome).toBe('failed');
     expect(run.error).toBe('source "warehouse" (sqlite): attempt to write a readonly database');
-    const db = new Database(path.join(dir, 'warehouse.db'), { readonly: true });
-    expect(db.prepare('select count(*) as n from users').get()).toEqual({ n: 3 });
-    db.close();
+    expect(sqliteRows(path.join(dir, 'warehouse.db'), 'select count(*) as n from users')).toEqual([{ n: 3 }]);
   });
 });
 
@@ -282,9 +279,7 @@ describe('unicode and emoji in every field', () => {
     expect(byKey(emulator.sentBodies)).toEqual(byKey(expected));
     // The wire carries UTF-8 as is (JSON escapes only what it must).
     expect(emulator.received.map((request) => request.rawBody.toString('utf8')).join('\n')).toContain('"displayName":"✨ 👩‍👩‍👧‍👦 Fam ✨"');
-    const state = new Database(path.join(dir, 'state.db'), { readonly: true });
-    const stored = state.prepare('select key, payload from records').all() as { key: string; payload: string }[];
-    state.close();
+    const stored = sqliteRows<{ key: string; payload: string }>(path.join(dir, 'state.db'), 'select key, payload from records');
     expect(new Map(stored.map((row) => [row.key, JSON.parse(row.payload)]))).toEqual(new Map(expected.map((payload) => [payload.externalId, payload])));
 
     const second = await runCli(['--config', config, 'sync']);
@@ -303,14 +298,7 @@ describe('oversized and malformed ingest payloads', () => {
     ({ url, loaded } = await ingestFor(segmentConfig(dir, NO_SYNCS)));
   });
 
-  const storedCount = () => {
-    const db = new Database(storePath(dir), { readonly: true });
-    try {
-      return (db.prepare('select count(*) as n from events').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const storedCount = () => sqliteRows<{ n: number }>(storePath(dir), 'select count(*) as n from events')[0].n;
 
   const corpus: [string, () => Promise<{ status: number; body: { error?: string } }>, RegExp][] = [
     ['truncated JSON', () => post(url, '/v1/identify', '{"userId": "u1", "traits": {', { raw: true }), /^the body is not valid JSON: /],

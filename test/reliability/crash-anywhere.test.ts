@@ -10,14 +10,13 @@
 // its confirmation buffered by the sync's Committer, which commits on setImmediate after the
 // current burst of answers: at most `concurrency` answers fit in one burst, since no more requests
 // than that are ever open. Everything else was either committed (never sent again) or never sent.
-import Database from 'better-sqlite3';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, users, writeFile } from '../helpers/index.js';
+import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, users, writeFile } from '../helpers/index.js';
 import { seededRandom } from './random.js';
 
 const RECORDS = 2000;
@@ -68,23 +67,11 @@ describe('a sync SIGKILLed at any point', () => {
   /** The records the state holds as confirmed, by key. */
   const committed = (): Map<string, Payload> => {
     if (!fs.existsSync(path.join(dir, 'state.db'))) return new Map();
-    const db = new Database(path.join(dir, 'state.db'), { readonly: true });
-    try {
-      const rows = db.prepare("select key, payload from records where sync = 'users'").all() as { key: string; payload: string }[];
-      return new Map(rows.map((row) => [row.key, JSON.parse(row.payload) as Payload]));
-    } finally {
-      db.close();
-    }
+    const rows = stateRows<{ key: string; payload: string }>("select key, payload from records where sync = 'users'");
+    return new Map(rows.map((row) => [row.key, JSON.parse(row.payload) as Payload]));
   };
 
-  const stateRows = <T>(sql: string): T[] => {
-    const db = new Database(path.join(dir, 'state.db'), { readonly: true });
-    try {
-      return db.prepare(sql).all() as T[];
-    } finally {
-      db.close();
-    }
-  };
+  const stateRows = <T>(sql: string): T[] => sqliteRows<T>(path.join(dir, 'state.db'), sql);
 
   /** Runs `backflow sync` and SIGKILLs it as the destination receives the run's `killAt`-th request. */
   async function syncKilledAt(killAt: number): Promise<void> {
