@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GamifyHostEmulator } from '../test/emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { API_KEY, benchDir, buildSource, configText, seedState, writeConfig } from './fixtures.js';
 import { cliPath, printTable, repoRoot, timeCommand, writeResult } from './measure.js';
 

@@ -6,7 +6,7 @@
 //   node dist/bench/delivery.js [--records 20000] [--latency 50] [--concurrency 32] [--rate 100000|100]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { GamifyHostEmulator } from '../test/emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { API_KEY, benchDir, buildSource, configText, seedState, writeConfig } from './fixtures.js';
 import { cliPath, printTable, timeCommand, writeResult } from './measure.js';
 

@@ -9,7 +9,7 @@ import { parseConfig } from '../src/config/load.js';
 import { runSync } from '../src/engine/sync.js';
 import { Workspace } from '../src/engine/workspace.js';
 import { StateStore } from '../src/state/store.js';
-import { SegmentEmulator } from '../test/emulators/segment.js';
+import { SegmentEmulator } from '../sandbox/segment.js';
 
 const RECORDS = Math.min(Number(process.argv[2] ?? 3000), 20_000);
 const CONCURRENCY = [15, 50, 150, 300];

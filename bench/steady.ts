@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { GamifyHostEmulator } from '../test/emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { API_KEY, benchDir, buildSource, configText, seedState, writeConfig } from './fixtures.js';
 import { cliPath, printTable, timeCommand, writeResult } from './measure.js';
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GamifyHostEmulator } from '../test/emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { buildWarehouse } from './warehouse.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, writeFile } from './helpers/index.js';
 
 describe('the backflow CLI', () => {

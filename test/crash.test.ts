@@ -2,7 +2,7 @@
 // and the state ends up matching exactly what the destination holds.
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteRows, writeFile } from './helpers/index.js';
 
 const COUNT = 300;

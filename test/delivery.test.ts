@@ -3,8 +3,8 @@
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../src/engine/sync.js';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import type { ReceivedRequest } from './emulators/http-emulator.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
+import type { ReceivedRequest } from '../sandbox/http-emulator.js';
 import { gamifyConfig, gamifyWarehouse, runCli, sqliteTable, users, workspaceFor, writeFile } from './helpers/index.js';
 
 const forKey = (key: string) => (request: ReceivedRequest) => (request.body as { externalId?: string }).externalId === key;

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { planSync } from '../src/engine/plan.js';
 import { runSync } from '../src/engine/sync.js';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
-import type { ReceivedRequest } from './emulators/http-emulator.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
+import type { ReceivedRequest } from '../sandbox/http-emulator.js';
 import { gamifyConfig, gamifyWarehouse, sqliteExec, workspaceFor } from './helpers/index.js';
 
 const keyOf = (request: ReceivedRequest) => (request.body as { externalId: string }).externalId;

@@ -7,7 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type http from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { runCli, tempDir } from './helpers/index.js';
 import { ingestFor, segmentConfig, WRITE_KEY } from './helpers/segment.js';
 

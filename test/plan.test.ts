@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planSync } from '../src/engine/plan.js';
 import { runSync } from '../src/engine/sync.js';
 import type { Workspace } from '../src/engine/workspace.js';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { gamifyConfig, sqliteExec, sqliteRows, sqliteTable, tempDir, users, workspaceFor } from './helpers/index.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';

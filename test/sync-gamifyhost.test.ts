@@ -1,7 +1,7 @@
 // End to end through the CLI: plan and sync a SQLite warehouse to the GamifyHost emulator.
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from './emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { runCli, sqliteExec, sqliteTable, tempDir, users, writeFile } from './helpers/index.js';
 
 const CONFIG = `

@@ -2,7 +2,7 @@
 // behaviour, the revoked-key 403, and the 429 body's details.retry_after.
 import { describe, expect, it } from 'vitest';
 import { appizer } from '../../connectors/appizer/index.js';
-import { AppizerEmulator, appizerFault } from '../emulators/appizer.js';
+import { AppizerEmulator, appizerFault } from '../../sandbox/appizer.js';
 import { describeDestinationContract, setup, type DestinationCase } from './destination-suite.js';
 
 const KEY = 'apz_live_Zx81-secret-key';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import { runCli, sqliteTable, tempDir, users, workspaceFor, writeFile, type CliResult, type Row } from '../helpers/index.js';
-import type { Fault, HttpEmulator } from '../emulators/http-emulator.js';
+import type { Fault, HttpEmulator } from '../../sandbox/http-emulator.js';
 
 /** Warehouse rows for connector tests: the helpers' users plus the columns vendors ask for. */
 export function people(count: number, start = 1): Row[] {

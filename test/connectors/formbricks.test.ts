@@ -2,7 +2,7 @@
 // read as a rejection, an unknown environment stopping the sync, and the shared destination behaviour.
 import { describe, expect, it } from 'vitest';
 import { formbricks } from '../../connectors/formbricks/index.js';
-import { FormbricksEmulator, formbricksFault } from '../emulators/formbricks.js';
+import { FormbricksEmulator, formbricksFault } from '../../sandbox/formbricks.js';
 import { describeDestinationContract, setup, type DestinationCase } from './destination-suite.js';
 
 const ENVIRONMENT = 'cm6orqtdd000a19wjhnbces5s';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
-import { SegmentEmulator } from '../emulators/segment.js';
+import { SegmentEmulator } from '../../sandbox/segment.js';
 import { runCli, sqliteExec, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 
 const WRITE_KEY = 'wk_live_segment_secret_4821';

@@ -2,7 +2,7 @@
 // kept from the `errors` array, and the shared destination behaviour.
 import { describe, expect, it } from 'vitest';
 import { userpilot } from '../../connectors/userpilot/index.js';
-import { UserpilotEmulator, userpilotFault } from '../emulators/userpilot.js';
+import { UserpilotEmulator, userpilotFault } from '../../sandbox/userpilot.js';
 import { describeDestinationContract, setup, type DestinationCase } from './destination-suite.js';
 
 const KEY = 'upk_7Hq2-secret-token';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { basicCredential, messageIdFor, vitally } from '../../connectors/vitally/index.js';
 import { fingerprint } from '../../src/plan/fingerprint.js';
 import { sqliteExec } from '../helpers/index.js';
-import { VitallyEmulator, vitallyFault } from '../emulators/vitally.js';
+import { VitallyEmulator, vitallyFault } from '../../sandbox/vitally.js';
 import { describeDestinationContract, setup, type DestinationCase } from './destination-suite.js';
 
 const SECRET_KEY = 'sk_live_vitally_9f3c2a';

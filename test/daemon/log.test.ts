@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, readableLine, runLogger } from '../../src/log.js';
 import { registerSecrets } from '../../src/redact.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { runCli, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 import { daemonConfig, SECRET_KEY } from './daemon-process.js';
 

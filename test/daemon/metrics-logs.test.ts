@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { StateStore } from '../../src/state/store.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY } from './daemon-process.js';
 

@@ -2,7 +2,7 @@
 // `backflow sync` and the daemon share the state file.
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY, waitUntil } from './daemon-process.js';
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/state/store.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyWarehouse, sqliteExec, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, runFinished, SECRET_KEY } from './daemon-process.js';
 

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyWarehouse, runCli, writeFile } from '../helpers/index.js';
 import { daemonConfig, DaemonProcess, SECRET_KEY, waitUntil } from './daemon-process.js';
 

@@ -11,10 +11,12 @@ import { parseConfig } from '../../src/config/load.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { registerSecrets } from '../../src/redact.js';
 import { StateStore } from '../../src/state/store.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(REPO, 'src', 'cli', 'main.ts');
+// The built CLI (test/global-setup.ts builds before any test): what bin/backflow.js runs, and about
+// twice as fast to start as compiling the TypeScript sources per spawn.
+const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 
 /** A fresh folder, removed when the test ends. */
 export function tempDir(prefix = 'backflow-test-'): string {
@@ -65,10 +67,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI (TypeScript sources through tsx) as a user would. */
+/** Runs the real (built) CLI as a user would. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, CI: 'true', ...options.env },
     });
@@ -87,7 +89,7 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 
 /** Spawns the CLI without waiting, for crash tests (SIGKILL mid-run). */
 export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  return spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, CI: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

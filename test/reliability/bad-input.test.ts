@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { planSync } from '../../src/engine/plan.js';
 import { runSync } from '../../src/engine/sync.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyConfig, runCli, sqliteRows, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath } from '../helpers/segment.js';
 

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, users, writeFile } from '../helpers/index.js';
 import { seededRandom } from './random.js';
 

@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
-import type { Fault, ReceivedRequest } from '../emulators/http-emulator.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
+import type { Fault, ReceivedRequest } from '../../sandbox/http-emulator.js';
 import { gamifyConfig, runCli, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 
 const RECORDS = 20;

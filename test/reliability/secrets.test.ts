@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { DaemonProcess } from '../daemon/daemon-process.js';
 import { runCli, spawnCli, tempDir, writeFile } from '../helpers/index.js';
 import { post } from '../helpers/segment.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { POSTGRES_URL } from '../sources/fixtures.js';
 

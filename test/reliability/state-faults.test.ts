@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 
 /** Creating read-only files, immutable files and full disks for real needs root (mount, chattr). */

@@ -8,7 +8,7 @@ import { runSync } from '../../src/engine/sync.js';
 import type { SourceConfig } from '../../src/config/schema.js';
 import type { ReadRequest, Row, SourceReader } from '../../src/sources/contract.js';
 import { openSource } from '../../src/sources/index.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { demoUser } from '../../demo/warehouse.js';
 import { REPO, runCli, tempDir, workspaceFor, writeFile } from '../helpers/index.js';
 import { BIG_VISITS, contractUsers, DEMO_COLUMNS, SOURCE_FIXTURES, type SourceFixture, type Warehouse } from './fixtures.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { duckdbSource } from '../../src/sources/duckdb.js';
 import type { Row, SourceReader } from '../../src/sources/contract.js';
-import { GamifyHostEmulator } from '../emulators/gamifyhost.js';
+import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { runCli, tempDir, writeFile } from '../helpers/index.js';
 
 /** Runs SQL in a throwaway in-memory DuckDB (to write the export files). */
