@@ -13,7 +13,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
   },
 });
-const db = new Database(values.db!, { readonly: true });
+const db = new Database(values.db, { readonly: true });
 const rows = db.prepare('select * from users').iterate() as IterableIterator<Record<string, string | number | null>>;
 
 let sent = 0;

@@ -22,7 +22,15 @@ export async function benchCompare(rows: number, latencyMs = 50, concurrency = 3
     const timed = await timeCommand(process.execPath, command);
     if (timed.exitCode !== 0) throw new Error(`${tool} exited ${timed.exitCode}: ${timed.stderr.slice(-2000)}`);
     check(timed.stdout);
-    results.push({ scenario: 'compare', rows, tool, run, requests: emulator.received.length - before, wallSeconds: timed.wallSeconds, peakRssMb: timed.peakRssMb });
+    results.push({
+      scenario: 'compare',
+      rows,
+      tool,
+      run,
+      requests: emulator.received.length - before,
+      wallSeconds: timed.wallSeconds,
+      peakRssMb: timed.peakRssMb,
+    });
   };
   try {
     const config = writeConfig(dir, configText(warehouse, { baseUrl, concurrency, requestsPerSecond: 100_000 }));
@@ -38,10 +46,15 @@ export async function benchCompare(rows: number, latencyMs = 50, concurrency = 3
       if (JSON.parse(stdout).runs[0].counts.sent !== 0) throw new Error('a second run sent records');
     });
     const baseline = path.join(repoRoot, 'dist', 'bench', 'baseline.js');
-    await measure('naive script (baseline)', 'any run', [baseline, '--db', path.join(dir, 'warehouse.db'), '--url', baseUrl, '--key', API_KEY, '--concurrency', String(concurrency)], (stdout) => {
-      const { sent } = JSON.parse(stdout);
-      if (sent !== rows) throw new Error(`the baseline sent ${sent} of ${rows}`);
-    });
+    await measure(
+      'naive script (baseline)',
+      'any run',
+      [baseline, '--db', path.join(dir, 'warehouse.db'), '--url', baseUrl, '--key', API_KEY, '--concurrency', String(concurrency)],
+      (stdout) => {
+        const { sent } = JSON.parse(stdout);
+        if (sent !== rows) throw new Error(`the baseline sent ${sent} of ${rows}`);
+      },
+    );
     return results;
   } finally {
     await emulator.stop();

@@ -44,7 +44,9 @@ export async function benchDelivery(options: DeliveryOptions) {
     if (run.exitCode !== 0) throw new Error(`backflow sync exited ${run.exitCode}: ${run.stderr.slice(-2000)}`);
     const summary = JSON.parse(run.stdout).runs[0];
     if (summary.counts.changed !== options.records || summary.counts.sent !== options.records || emulator.accepted !== options.records) {
-      throw new Error(`expected ${options.records} changed records sent and accepted, got ${JSON.stringify(summary.counts)}, emulator accepted ${emulator.accepted}`);
+      throw new Error(
+        `expected ${options.records} changed records sent and accepted, got ${JSON.stringify(summary.counts)}, emulator accepted ${emulator.accepted}`,
+      );
     }
     const arrivals = emulator.received.map((request) => request.at);
     // From the first request's arrival to the last one's answer.

@@ -27,12 +27,27 @@ const cli = import.meta.url.endsWith('.ts')
 /** One realistic message: mostly track, some identify, a few page and group calls. */
 function message(sequence: number): Record<string, unknown> {
   const userId = `user-${sequence % USERS}`;
-  const common = { userId, messageId: `bench-${process.pid}-${sequence}`, timestamp: new Date().toISOString(), context: { library: { name: 'bench', version: '1' }, ip: '127.0.0.1' } };
+  const common = {
+    userId,
+    messageId: `bench-${process.pid}-${sequence}`,
+    timestamp: new Date().toISOString(),
+    context: { library: { name: 'bench', version: '1' }, ip: '127.0.0.1' },
+  };
   const kind = sequence % 20;
-  if (kind === 0) return { ...common, type: 'identify', traits: { email: `${userId}@example.com`, name: `User ${sequence % USERS}`, plan: ['free', 'pro', 'enterprise'][sequence % 3], logins: sequence } };
+  if (kind === 0)
+    return {
+      ...common,
+      type: 'identify',
+      traits: { email: `${userId}@example.com`, name: `User ${sequence % USERS}`, plan: ['free', 'pro', 'enterprise'][sequence % 3], logins: sequence },
+    };
   if (kind === 1) return { ...common, type: 'group', groupId: `org-${sequence % 500}`, traits: { name: `Org ${sequence % 500}`, seats: sequence % 50 } };
   if (kind === 2) return { ...common, type: 'page', name: 'Pricing', properties: { path: '/pricing', referrer: 'https://example.com/' } };
-  return { ...common, type: 'track', event: ['Order Completed', 'Product Viewed', 'Signed In'][sequence % 3], properties: { orderId: `o-${sequence}`, total: (sequence % 1000) / 10, currency: 'EUR' } };
+  return {
+    ...common,
+    type: 'track',
+    event: ['Order Completed', 'Product Viewed', 'Signed In'][sequence % 3],
+    properties: { orderId: `o-${sequence}`, total: (sequence % 1000) / 10, currency: 'EUR' },
+  };
 }
 
 export interface IngestOptions {
@@ -88,7 +103,12 @@ syncs:
         const batch = Array.from({ length: BATCH }, () => message(sequence++));
         const body = JSON.stringify({ batch, sentAt: new Date().toISOString() });
         const sent = performance.now();
-        const response = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: auth }, body, signal: AbortSignal.timeout(30_000) });
+        const response = await fetch(`${url}/v1/batch`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: auth },
+          body,
+          signal: AbortSignal.timeout(30_000),
+        });
         await response.arrayBuffer();
         if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
         const acked = performance.now();
@@ -111,9 +131,15 @@ syncs:
       seconds: Number(elapsedSeconds.toFixed(1)),
       events: measuredEvents,
       eventsPerSecond: Math.round(measuredEvents / elapsedSeconds),
-      ackLatencyMs: { p50: Number(percentile(latencies, 50).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number(latencies[latencies.length - 1].toFixed(1)) },
+      ackLatencyMs: {
+        p50: Number(percentile(latencies, 50).toFixed(1)),
+        p99: Number(percentile(latencies, 99).toFixed(1)),
+        max: Number(latencies[latencies.length - 1].toFixed(1)),
+      },
       averageBatchBytes: Math.round(bodyBytes / batches),
-      storeBytes: fs.statSync(path.join(dir, 'events.db')).size + (fs.existsSync(path.join(dir, 'events.db-wal')) ? fs.statSync(path.join(dir, 'events.db-wal')).size : 0),
+      storeBytes:
+        fs.statSync(path.join(dir, 'events.db')).size +
+        (fs.existsSync(path.join(dir, 'events.db-wal')) ? fs.statSync(path.join(dir, 'events.db-wal')).size : 0),
     };
     console.log(
       `Segment ingest: ${result.eventsPerSecond.toLocaleString('en-US')} events/s sustained over ${result.seconds}s ` +

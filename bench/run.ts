@@ -24,7 +24,7 @@ const chosen = (values.only?.split(',').map((name) => name.trim()) ?? [...SCENAR
 for (const name of chosen) {
   if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}": expected one of ${SCENARIOS.join(', ')}`);
 }
-const quick = values.quick!;
+const quick = values.quick;
 const repeat = Number(values.repeat);
 const sizes = quick
   ? { plan: [10_000, 50_000], delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3 }
@@ -50,7 +50,10 @@ if (chosen.includes('plan')) {
     check(best < 10, `plan ${largest.toLocaleString('en-US')} rows from ${source} in under 10 s (best ${best} s)`);
     check(rss < 300, `plan peak RSS under 300 MB (${source}: ${rss} MB)`);
     const smallRss = Math.max(...small.map((result) => result.peakRssMb));
-    check(rss < smallRss * 1.5, `memory does not grow with the table (${source}: ${smallRss} MB at ${sizes.plan[0].toLocaleString('en-US')} rows, ${rss} MB at ${largest.toLocaleString('en-US')})`);
+    check(
+      rss < smallRss * 1.5,
+      `memory does not grow with the table (${source}: ${smallRss} MB at ${sizes.plan[0].toLocaleString('en-US')} rows, ${rss} MB at ${largest.toLocaleString('en-US')})`,
+    );
   }
 }
 
@@ -65,7 +68,8 @@ if (chosen.includes('delivery')) {
   for (const result of results) {
     const share = Number.parseFloat(result.ofBound);
     check(share >= 90, `delivery at ${result.ofBound} of the bound of ${result.boundPerSecond}/s (rate limit ${result.rateLimit}), target 90%`);
-    if (result.rateLimit !== 'none') check(result.violations === 0, `rate limit never exceeded (most in any second: ${result.maxInAnySecond}, limit ${result.rateLimit})`);
+    if (result.rateLimit !== 'none')
+      check(result.violations === 0, `rate limit never exceeded (most in any second: ${result.maxInAnySecond}, limit ${result.rateLimit})`);
   }
 }
 
@@ -74,7 +78,10 @@ if (chosen.includes('steady')) {
   printTable('3. steady state: a second run over unchanged rows', results);
   writeResult('steady', results);
   summary.steady = results;
-  check(results.every((result) => result.requests === 0), `a run over ${sizes.steady.toLocaleString('en-US')} unchanged rows sends nothing`);
+  check(
+    results.every((result) => result.requests === 0),
+    `a run over ${sizes.steady.toLocaleString('en-US')} unchanged rows sends nothing`,
+  );
 }
 
 if (chosen.includes('compare')) {
@@ -93,7 +100,10 @@ if (chosen.includes('ingest')) {
   ]) {
     results.push(await benchIngest({ batch, concurrency, seconds: sizes.ingestSeconds }));
   }
-  printTable('4. Segment ingest: events/s and acknowledgement latency', results.map(({ ackLatencyMs, ...rest }) => ({ ...rest, ackP50: ackLatencyMs.p50, ackP99: ackLatencyMs.p99, ackMax: ackLatencyMs.max })));
+  printTable(
+    '4. Segment ingest: events/s and acknowledgement latency',
+    results.map(({ ackLatencyMs, ...rest }) => ({ ...rest, ackP50: ackLatencyMs.p50, ackP99: ackLatencyMs.p99, ackMax: ackLatencyMs.max })),
+  );
   writeResult('ingest', results);
   summary.ingest = results;
 }

@@ -37,10 +37,7 @@ export interface HttpResponse {
  * - stop: the sync cannot succeed until a person acts (bad credentials, blocked account).
  */
 export type Outcome =
-  | { kind: 'sent' }
-  | { kind: 'rejected'; reason: string }
-  | { kind: 'retry'; reason: string; afterMs?: number }
-  | { kind: 'stop'; reason: string };
+  { kind: 'sent' } | { kind: 'rejected'; reason: string } | { kind: 'retry'; reason: string; afterMs?: number } | { kind: 'stop'; reason: string };
 
 export interface ConnectorDefaults {
   /** Conservative request rate when the config sets none. */
@@ -65,8 +62,7 @@ interface ConnectorBase<Settings extends z.ZodObject, Payload extends z.ZodType>
 }
 
 /** A destination the engine reaches over HTTP itself (got): the connector only describes requests. */
-export interface HttpConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType>
-  extends ConnectorBase<Settings, Payload> {
+export interface HttpConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType> extends ConnectorBase<Settings, Payload> {
   request(settings: z.infer<Settings>, payload: z.infer<Payload>, context: SendContext): HttpRequest;
   interpret(response: HttpResponse): Outcome;
 }
@@ -101,8 +97,7 @@ export interface Sender<Payload> {
 }
 
 /** A destination reached through the vendor's own client: the engine still gates, paces and records. */
-export interface ClientConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType>
-  extends ConnectorBase<Settings, Payload> {
+export interface ClientConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType> extends ConnectorBase<Settings, Payload> {
   createSender(settings: z.infer<Settings>, options: SenderOptions): Sender<z.infer<Payload>>;
 }
 
@@ -111,8 +106,7 @@ export interface ClientConnector<Settings extends z.ZodObject = z.ZodObject, Pay
  * (type, rateLimit, concurrency, timeouts and retry are common and handled by the engine).
  */
 export type Connector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType> =
-  | HttpConnector<Settings, Payload>
-  | ClientConnector<Settings, Payload>;
+  HttpConnector<Settings, Payload> | ClientConnector<Settings, Payload>;
 
 export function isClientConnector(connector: Connector): connector is ClientConnector {
   return 'createSender' in connector;

@@ -14,11 +14,13 @@ export const connectors = {
   userpilot,
   formbricks,
   segment,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry of differently typed connectors
 } as const satisfies Record<string, Connector<any, any>>;
 
 export type ConnectorType = keyof typeof connectors;
 
 export function connectorFor(type: string): Connector {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   const connector = (connectors as Record<string, Connector<any, any>>)[type];
   if (!connector) throw new Error(`unknown destination type "${type}"`);
   return connector;

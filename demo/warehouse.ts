@@ -35,9 +35,7 @@ export function buildWarehouse(file: string, count: number): void {
   const db = new Database(file);
   db.exec('drop table if exists users');
   db.exec(USERS_TABLE);
-  const insert = db.prepare(
-    'insert into users values (@id, @first_name, @last_name, @email, @country, @phone, @device, @plan, @signup_source, @updated_at)',
-  );
+  const insert = db.prepare('insert into users values (@id, @first_name, @last_name, @email, @country, @phone, @device, @plan, @signup_source, @updated_at)');
   db.transaction(() => {
     for (let id = 1; id <= count; id++) insert.run(demoUser(id));
   })();

@@ -10,7 +10,16 @@ const PHONE_WITH_COUNTRY_CODE = /^\+[1-9]\d{6,14}$/;
 
 /** Appizer's documented error body, as a reply or (via `fault`) an injected fault. */
 export function appizerError(status: number, code: string, message: string, details?: Record<string, unknown>): Reply {
-  const error = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const error =
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      429: 'Too Many Requests',
+      500: 'Internal Server Error',
+      503: 'Service Unavailable',
+    }[status] ?? 'Error';
   return { status, body: { error, message, code, ...(details ? { details } : {}) } };
 }
 
@@ -52,7 +61,11 @@ export class AppizerEmulator extends HttpEmulator {
     };
     if (!window.allowed) {
       const retryAfter = Math.max(1, Math.ceil((window.resetAtMs - Date.now()) / 1000));
-      const reply = appizerError(429, 'RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', { limit: this.quota.limit, window: `${this.quota.windowMs / 1000}s`, retry_after: retryAfter });
+      const reply = appizerError(429, 'RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', {
+        limit: this.quota.limit,
+        window: `${this.quota.windowMs / 1000}s`,
+        retry_after: retryAfter,
+      });
       return { ...reply, headers };
     }
     return { ...this.answer(request), headers };
@@ -81,7 +94,8 @@ export class AppizerEmulator extends HttpEmulator {
     }
     for (const name of ['properties', 'origin']) {
       const value = fields[name];
-      if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) return appizerError(400, 'INVALID_TYPE', `${name} must be an object`);
+      if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+        return appizerError(400, 'INVALID_TYPE', `${name} must be an object`);
     }
     if (typeof fields.phone === 'string' && !PHONE_WITH_COUNTRY_CODE.test(fields.phone)) {
       return appizerError(400, 'INVALID_TYPE', 'phone must include the country code, e.g. +1234567890');

@@ -50,20 +50,24 @@ export class FormbricksEmulator extends HttpEmulator {
     if (!this.quota.take(request.at).allowed) return formbricksError(429, 'too_many_requests', 'Too many requests');
     const match = request.method === 'POST' ? PATH.exec(request.path) : null;
     if (!match) return formbricksError(404, 'not_found', 'Not found');
-    if (!this.environmentIds.includes(match[1])) return formbricksError(404, 'not_found', 'Environment not found', { resource_id: match[1], resource_type: 'environment' });
+    if (!this.environmentIds.includes(match[1]))
+      return formbricksError(404, 'not_found', 'Environment not found', { resource_id: match[1], resource_type: 'environment' });
     if (!this.enterprise) return formbricksError(403, 'forbidden', 'User identification is only available in the Formbricks Enterprise Edition');
     if (request.rawBody.length > MAX_BODY_BYTES) return formbricksError(413, 'payload_too_large', 'Request body exceeds 2 MiB');
 
     const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return formbricksError(400, 'bad_request', 'Invalid request body', { body: 'must be a JSON object' });
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      return formbricksError(400, 'bad_request', 'Invalid request body', { body: 'must be a JSON object' });
     const fields = body as Record<string, unknown>;
-    if (typeof fields.userId !== 'string' || fields.userId.length === 0) return formbricksError(400, 'bad_request', 'Invalid request body', { userId: 'must be a non-empty string' });
+    if (typeof fields.userId !== 'string' || fields.userId.length === 0)
+      return formbricksError(400, 'bad_request', 'Invalid request body', { userId: 'must be a non-empty string' });
     const attributes = fields.attributes ?? {};
     if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
       return formbricksError(400, 'bad_request', 'Invalid request body', { attributes: 'must be an object' });
     }
     for (const [key, value] of Object.entries(attributes)) {
-      if (!['string', 'number', 'boolean'].includes(typeof value)) return formbricksError(400, 'bad_request', 'Invalid request body', { [`attributes.${key}`]: 'must be a string, number or boolean' });
+      if (!['string', 'number', 'boolean'].includes(typeof value))
+        return formbricksError(400, 'bad_request', 'Invalid request body', { [`attributes.${key}`]: 'must be a string, number or boolean' });
     }
     const values = attributes as Record<string, string | number | boolean>;
     if ('email' in values && !(typeof values.email === 'string' && EMAIL.test(values.email))) {

@@ -57,7 +57,8 @@ export class GamifyHostEmulator extends HttpEmulator {
       if (!KNOWN.has(name)) return envelope(400, `Invalid request body (unknown field ${name})`, 'BAD_REQUEST');
     }
     for (const name of STRING_FIELDS) {
-      if (fields[name] !== undefined && typeof fields[name] !== 'string') return envelope(400, `Invalid request body (${name} must be a string)`, 'BAD_REQUEST');
+      if (fields[name] !== undefined && typeof fields[name] !== 'string')
+        return envelope(400, `Invalid request body (${name} must be a string)`, 'BAD_REQUEST');
     }
     for (const name of OBJECT_FIELDS) {
       const value = fields[name];
@@ -77,7 +78,14 @@ export class GamifyHostEmulator extends HttpEmulator {
     const id = `${environment}:${fields.externalId}`;
     const now = new Date().toISOString();
     const previous = this.profiles.get(id);
-    const profile: GamifyProfile = { ...previous, ...fields, externalId: fields.externalId, environment, firstSeenAt: previous?.firstSeenAt ?? now, lastSeenAt: now };
+    const profile: GamifyProfile = {
+      ...previous,
+      ...fields,
+      externalId: fields.externalId,
+      environment,
+      firstSeenAt: previous?.firstSeenAt ?? now,
+      lastSeenAt: now,
+    };
     this.profiles.set(id, profile);
     return {
       status: 200,

@@ -34,7 +34,7 @@ function writeKeyOf(request: ReceivedRequest, body: Record<string, unknown>): st
 /** Why Segment would drop this message (answering 200 all the same), or undefined when it keeps it. */
 function dropReason(message: SegmentMessage): string | undefined {
   if (!SINGLE_TYPES.includes(message.type as (typeof SINGLE_TYPES)[number])) return `unknown type ${JSON.stringify(message.type)}`;
-  const hasId = (field: string) => typeof message[field] === 'string' && (message[field] as string).length > 0;
+  const hasId = (field: string) => typeof message[field] === 'string' && message[field].length > 0;
   if (message.type === 'alias') return hasId('userId') && hasId('previousId') ? undefined : 'alias needs userId and previousId';
   if (!hasId('userId') && !hasId('anonymousId')) return 'needs a userId or an anonymousId';
   if (message.type === 'track' && !hasId('event')) return 'track needs an event name';

@@ -36,10 +36,12 @@ export class UserpilotEmulator extends HttpEmulator {
   }
 
   private handle(request: ReceivedRequest): Reply {
-    if (request.method !== 'POST' || request.path !== '/v1/identify') return userpilotError(404, { error: 'Not Found', error_code: 'NOT_FOUND', message: 'Not found' });
+    if (request.method !== 'POST' || request.path !== '/v1/identify')
+      return userpilotError(404, { error: 'Not Found', error_code: 'NOT_FOUND', message: 'Not found' });
     const authorization = headerOf(request, 'authorization') ?? '';
     const key = authorization.startsWith('Token ') ? authorization.slice('Token '.length) : '';
-    if (!this.validKeys.includes(key)) return userpilotError(401, { error: 'Unauthorized', error_code: 'UNAUTHORIZED', message: 'Unauthorized - Invalid API key' });
+    if (!this.validKeys.includes(key))
+      return userpilotError(401, { error: 'Unauthorized', error_code: 'UNAUTHORIZED', message: 'Unauthorized - Invalid API key' });
     let quota = this.quotas.get(key);
     if (!quota) this.quotas.set(key, (quota = new RateWindow(600, 60_000)));
     if (!quota.take(request.at).allowed) return userpilotError(429, { error: 'Too Many Requests', error_code: 'RATE_LIMITED', message: 'Rate limit exceeded' });
@@ -65,7 +67,11 @@ export class UserpilotEmulator extends HttpEmulator {
     if (company && (typeof company.company_id !== 'string' || company.company_id.length === 0)) return invalid('company.company_id is required');
 
     const previous = this.users.get(fields.user_id);
-    this.users.set(fields.user_id, { ...previous, ...fields, metadata: { ...(previous?.metadata as object | undefined), ...(fields.metadata as object | undefined) } });
+    this.users.set(fields.user_id, {
+      ...previous,
+      ...fields,
+      metadata: { ...(previous?.metadata as object | undefined), ...(fields.metadata as object | undefined) },
+    });
     return { status: 202, body: '' };
   }
 }

@@ -16,8 +16,7 @@ export function vitallyError(status: number, error: string): Reply {
 
 export const vitallyFault = (status: number, error: string): Fault => ({ kind: 'status', ...vitallyError(status, error) });
 
-export const BLOCKED_USER_MESSAGE =
-  'The "user" message type is blocked for this account. Contact support@vitally.io to update your blocked message types.';
+export const BLOCKED_USER_MESSAGE = 'The "user" message type is blocked for this account. Contact support@vitally.io to update your blocked message types.';
 
 export class VitallyEmulator extends HttpEmulator {
   readonly users = new Map<string, Record<string, unknown>>();
@@ -85,7 +84,7 @@ export class VitallyEmulator extends HttpEmulator {
       this.messageIds.add(fields.messageId);
     }
     const previous = this.users.get(fields.userId);
-    this.users.set(fields.userId, { ...previous, ...fields, traits: { ...(previous?.traits as object | undefined), ...(fields.traits as object) } });
+    this.users.set(fields.userId, { ...previous, ...fields, traits: { ...(previous?.traits as object | undefined), ...fields.traits } });
     return { status: 200, body: { message: 'Success.' } };
   }
 }

@@ -43,7 +43,11 @@ describe('the backflow CLI', () => {
   });
 
   it('status, runs and rejected show what happened; reset makes the next run send everything', async () => {
-    emulator.inject({ kind: 'status', status: 400, body: { status: 'error', message: 'Invalid request body (phone)' } }, 1, (request) => (request.body as { externalId: string }).externalId === '5');
+    emulator.inject(
+      { kind: 'status', status: 400, body: { status: 'error', message: 'Invalid request body (phone)' } },
+      1,
+      (request) => (request.body as { externalId: string }).externalId === '5',
+    );
     const sync = await cli('sync');
     expect(sync.code).toBe(3);
     expect(sync.stdout).toContain('✗ 5: HTTP 400: Invalid request body (phone)');

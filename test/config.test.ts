@@ -42,7 +42,7 @@ function issuesOf(text: string, env: NodeJS.ProcessEnv = { GAMIFY_KEY: 'pk_test_
 describe('a valid config', () => {
   it('loads with defaults filled in and env vars interpolated', () => {
     const loaded = parseConfig(VALID, '/etc/backflow/backflow.yaml', { GAMIFY_KEY: 'pk_test_abc' });
-    const destination = loaded.config.destinations.gamify as Record<string, unknown>;
+    const destination = loaded.config.destinations.gamify;
     expect(destination.apiKey).toBe('pk_test_abc');
     expect(destination.baseUrl).toBe('https://api.gamifyhost.com');
     expect(destination.retry).toEqual({ attempts: 5, baseDelayMs: 500, maxDelaySeconds: 60 });
@@ -87,7 +87,11 @@ describe('a broken config', () => {
 
   it('rejects a mapping to a field the destination does not have, listing the fields it has', () => {
     const issues = issuesOf(VALID.replace('externalId: id', 'externalId: id\n      nickname: name'));
-    expect(issues).toEqual([expect.stringMatching(/^19:17 syncs\[0\]\.mapping\.nickname: gamifyhost has no field "nickname": expected one of externalId, displayName, email, phone, country, device, source, tags, metadata$/)]);
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^19:17 syncs\[0\]\.mapping\.nickname: gamifyhost has no field "nickname": expected one of externalId, displayName, email, phone, country, device, source, tags, metadata$/,
+      ),
+    ]);
   });
 
   it('accepts any key under an open object field such as tags', () => {
@@ -167,10 +171,16 @@ describe('the published JSON Schema', () => {
 describe('config.example.yaml', () => {
   it('is a valid config with one sync to each destination type', () => {
     const env = Object.fromEntries(
-      ['WAREHOUSE_URL', 'SEGMENT_WRITE_KEY', 'GAMIFYHOST_API_KEY', 'APPIZER_API_KEY', 'VITALLY_TOKEN', 'USERPILOT_API_KEY', 'FORMBRICKS_ENVIRONMENT_ID', 'SEGMENT_DESTINATION_WRITE_KEY'].map((name) => [
-        name,
-        name === 'WAREHOUSE_URL' ? 'postgres://reader:pw@127.0.0.1:5432/test' : `value-of-${name.toLowerCase()}`,
-      ]),
+      [
+        'WAREHOUSE_URL',
+        'SEGMENT_WRITE_KEY',
+        'GAMIFYHOST_API_KEY',
+        'APPIZER_API_KEY',
+        'VITALLY_TOKEN',
+        'USERPILOT_API_KEY',
+        'FORMBRICKS_ENVIRONMENT_ID',
+        'SEGMENT_DESTINATION_WRITE_KEY',
+      ].map((name) => [name, name === 'WAREHOUSE_URL' ? 'postgres://reader:pw@127.0.0.1:5432/test' : `value-of-${name.toLowerCase()}`]),
     );
     const loaded = parseConfig(fs.readFileSync(path.join(REPO, 'config.example.yaml'), 'utf8'), 'config.example.yaml', env);
     const types = loaded.config.syncs.map((sync) => (loaded.config.destinations[sync.destination] as { type: string }).type);
@@ -178,9 +188,9 @@ describe('config.example.yaml', () => {
   });
 });
 
-describe("a sync without a mapping", () => {
+describe('a sync without a mapping', () => {
   it("uses its connector's suggested mapping", () => {
-    const loaded = parseConfig(VALID.replace(/    mapping:\n(      .*\n)+/, ''), 'backflow.yaml', { GAMIFY_KEY: 'pk_test_x' });
+    const loaded = parseConfig(VALID.replace(/ {4}mapping:\n( {6}.*\n)+/, ''), 'backflow.yaml', { GAMIFY_KEY: 'pk_test_x' });
     expect(loaded.config.syncs[0].mapping).toEqual({ externalId: 'id', displayName: 'name', email: 'email', country: 'country' });
   });
 

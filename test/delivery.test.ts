@@ -41,7 +41,11 @@ describe('delivery', () => {
   });
 
   it('records a 400 with the vendor message and sends the record again on the next run', async () => {
-    emulator.inject({ kind: 'status', status: 400, body: { status: 'error', code: 'BAD_REQUEST', message: 'Invalid request body (missing externalId)' } }, 1, forKey('4'));
+    emulator.inject(
+      { kind: 'status', status: 400, body: { status: 'error', code: 'BAD_REQUEST', message: 'Invalid request body (missing externalId)' } },
+      1,
+      forKey('4'),
+    );
     const { workspace, sync } = setup();
     const first = await sync();
     expect(first.outcome).toBe('partial');
@@ -137,7 +141,11 @@ describe('delivery', () => {
 
   it('holds every request while the vendor says its quota is used up (X-RateLimit-Remaining: 0)', async () => {
     const reset = String(Math.ceil(Date.now() / 1000) + 1);
-    emulator.inject({ kind: 'status', status: 429, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }, body: { status: 'error', message: 'quota' } }, 1, forKey('1'));
+    emulator.inject(
+      { kind: 'status', status: 429, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }, body: { status: 'error', message: 'quota' } },
+      1,
+      forKey('1'),
+    );
     const { sync } = setup('    concurrency: 1');
     const run = await sync();
     expect(run.outcome).toBe('success');

@@ -96,7 +96,8 @@ describe('backflow ingest', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('stopped: 3 messages accepted (1 of them duplicates), 2 refused');
     expect(stderr).toBe(
-      'refused: track needs event: the event name, a non-empty string\n' + "refused: unknown write key in the body: use a key listed in the source's writeKeys\n",
+      'refused: track needs event: the event name, a non-empty string\n' +
+        "refused: unknown write key in the body: use a key listed in the source's writeKeys\n",
     );
   });
 
@@ -116,6 +117,8 @@ syncs:
     );
     const result = await runCli(['--config', path.join(dir, 'backflow.yaml'), 'ingest']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`error: ${path.join(dir, 'backflow.yaml')} has no segment source: add one under sources (type: segment, listen, writeKeys) to serve Segment events\n`);
+    expect(result.stderr).toBe(
+      `error: ${path.join(dir, 'backflow.yaml')} has no segment source: add one under sources (type: segment, listen, writeKeys) to serve Segment events\n`,
+    );
   });
 });

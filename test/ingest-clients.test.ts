@@ -85,7 +85,14 @@ describe('real Segment clients pointed at backflow ingest', () => {
     });
 
     const rudderErrors: unknown[] = [];
-    const rudder = new Rudder(WRITE_KEY, { dataPlaneUrl: url, flushAt: 20, flushInterval: 20, retryCount: 0, logLevel: 'error', errorHandler: (error) => rudderErrors.push(error) });
+    const rudder = new Rudder(WRITE_KEY, {
+      dataPlaneUrl: url,
+      flushAt: 20,
+      flushInterval: 20,
+      retryCount: 0,
+      logLevel: 'error',
+      errorHandler: (error) => rudderErrors.push(error),
+    });
     rudder.track({ anonymousId: 'anon-grace', event: 'Order Completed', properties: { total: 9 } });
     rudder.alias({ previousId: 'anon-grace', userId: 'u-grace' });
     rudder.identify({ userId: 'u-grace', traits: { name: 'Grace Hopper', email: 'grace@example.com', country: 'us' } });

@@ -41,7 +41,10 @@ describe('authentication by write key', () => {
 
   it('answers 401 to a wrong or missing key, stores nothing, and never echoes the key', async () => {
     const wrongHeader = await post(url, '/v1/identify', identify('u1', {}), { auth: 'wk_wrong_key:' });
-    expect(wrongHeader).toEqual({ status: 401, body: { success: false, error: "unknown write key in the Authorization header: use a key listed in the source's writeKeys" } });
+    expect(wrongHeader).toEqual({
+      status: 401,
+      body: { success: false, error: "unknown write key in the Authorization header: use a key listed in the source's writeKeys" },
+    });
     const wrongBody = await post(url, '/v1/batch', { writeKey: 'wk_wrong_key', batch: [identify('u1', {})] }, { auth: null });
     expect(wrongBody.status).toBe(401);
     expect(wrongBody.body.error).toBe("unknown write key in the body: use a key listed in the source's writeKeys");
@@ -73,12 +76,20 @@ describe('bad input gets a clear 400', () => {
   });
 
   it('refuses a request over 500 KB whole, before or after gunzip', async () => {
-    const big = { batch: Array.from({ length: 20 }, (_, index) => ({ type: 'track', userId: `u${index}`, event: 'Big', properties: { blob: 'x'.repeat(30_000) } })) };
+    const big = {
+      batch: Array.from({ length: 20 }, (_, index) => ({ type: 'track', userId: `u${index}`, event: 'Big', properties: { blob: 'x'.repeat(30_000) } })),
+    };
     const plain = await post(url, '/v1/batch', big);
     expect(plain.status).toBe(400);
     expect(plain.body.error).toMatch(/^the request body is \d+ bytes: at most 512000 bytes \(500 KB\) per request; send fewer messages per batch$/);
     const zipped = await post(url, '/v1/batch', big, { gzip: true });
-    expect(zipped).toEqual({ status: 400, body: { success: false, error: 'the request body is over the limit once gunzipped: at most 512000 bytes (500 KB) per request; send fewer messages per batch' } });
+    expect(zipped).toEqual({
+      status: 400,
+      body: {
+        success: false,
+        error: 'the request body is over the limit once gunzipped: at most 512000 bytes (500 KB) per request; send fewer messages per batch',
+      },
+    });
     expect(storedMessageIds()).toEqual([]);
   });
 
@@ -124,7 +135,10 @@ describe('bad input gets a clear 400', () => {
     });
     const tooMany = await post(url, '/v1/batch', { batch: Array.from({ length: 2501 }, (_, index) => ({ type: 'page', userId: `u${index}` })) });
     expect(tooMany).toEqual({ status: 400, body: { success: false, error: 'the batch has 2501 messages: at most 2500 per request' } });
-    expect(await post(url, '/v1/batch', { messages: [] })).toEqual({ status: 400, body: { success: false, error: 'a batch request needs batch: an array of messages' } });
+    expect(await post(url, '/v1/batch', { messages: [] })).toEqual({
+      status: 400,
+      body: { success: false, error: 'a batch request needs batch: an array of messages' },
+    });
     expect(storedMessageIds()).toEqual([]);
   });
 
@@ -189,7 +203,12 @@ describe('what clients send', () => {
 
 describe('deduplication by messageId', () => {
   it('stores a retried delivery once and still answers 200', async () => {
-    const batch = { batch: [{ type: 'track', userId: 'u1', event: 'Paid', messageId: 'msg-1' }, { type: 'track', userId: 'u1', event: 'Paid', messageId: 'msg-2' }] };
+    const batch = {
+      batch: [
+        { type: 'track', userId: 'u1', event: 'Paid', messageId: 'msg-1' },
+        { type: 'track', userId: 'u1', event: 'Paid', messageId: 'msg-2' },
+      ],
+    };
     expect((await post(url, '/v1/batch', batch)).status).toBe(200);
     expect((await post(url, '/v1/batch', batch)).status).toBe(200);
     expect((await post(url, '/v1/track', { userId: 'u1', event: 'Paid', messageId: 'msg-1' })).status).toBe(200);

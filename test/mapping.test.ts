@@ -1,12 +1,12 @@
 // Mapping and fingerprints: each form of SPEC.md, each transform, nulls, and stable hashes.
 import { describe, expect, it } from 'vitest';
-import { mappingValue, type MappingValue } from '../src/config/schema.js';
+import { mappingValue } from '../src/config/schema.js';
 import { compileMapping, MappingError } from '../src/mapping/index.js';
 import { diffPayloads } from '../src/plan/diff.js';
 import { canonicalJson, fingerprint, rowHasher } from '../src/plan/fingerprint.js';
 
 const map = (mapping: Record<string, unknown>, row: Record<string, unknown>) =>
-  compileMapping(Object.fromEntries(Object.entries(mapping).map(([key, value]) => [key, mappingValue.parse(value) as MappingValue])))(row);
+  compileMapping(Object.fromEntries(Object.entries(mapping).map(([key, value]) => [key, mappingValue.parse(value)])))(row);
 
 describe('mapping forms', () => {
   it('reads columns, constants and templates into dotted targets', () => {
@@ -40,7 +40,10 @@ describe('nulls', () => {
   });
 
   it('are sent as null with onNull: send, and replaced by a default when given', () => {
-    expect(map({ name: { column: 'name', onNull: 'send' }, plan: { column: 'plan', default: 'free' } }, { name: null, plan: null })).toEqual({ name: null, plan: 'free' });
+    expect(map({ name: { column: 'name', onNull: 'send' }, plan: { column: 'plan', default: 'free' } }, { name: null, plan: null })).toEqual({
+      name: null,
+      plan: 'free',
+    });
   });
 
   it('make a template whose every placeholder is null count as null', () => {
@@ -84,7 +87,9 @@ describe('transforms', () => {
 
 describe('warehouse values', () => {
   it('become JSON-plain: dates as ISO text, safe bigints as numbers, buffers as base64', () => {
-    expect(map({ a: 'd', b: 'big', c: 'huge', d: 'bytes' }, { d: new Date('2026-01-02T03:04:05Z'), big: 12n, huge: 2n ** 70n, bytes: Buffer.from('hi') })).toEqual({
+    expect(
+      map({ a: 'd', b: 'big', c: 'huge', d: 'bytes' }, { d: new Date('2026-01-02T03:04:05Z'), big: 12n, huge: 2n ** 70n, bytes: Buffer.from('hi') }),
+    ).toEqual({
       a: '2026-01-02T03:04:05.000Z',
       b: 12,
       c: '1180591620717411303424',
@@ -122,7 +127,28 @@ describe('row hashes', () => {
   });
 
   it('tell apart values of other types, other columns, and text that needs escaping', () => {
-    const rows = [1, '1', 1n, 1.5, null, undefined, true, 'true', 'null', new Date(1), 'D1', '"1"', 'a"b', 'a\\b', 'a\nb', '\u00e9', { v: 1 }, '{"v":1}', [1], Buffer.from('1')].map((value) => ({ id: 7, value }));
+    const rows = [
+      1,
+      '1',
+      1n,
+      1.5,
+      null,
+      undefined,
+      true,
+      'true',
+      'null',
+      new Date(1),
+      'D1',
+      '"1"',
+      'a"b',
+      'a\\b',
+      'a\nb',
+      '\u00e9',
+      { v: 1 },
+      '{"v":1}',
+      [1],
+      Buffer.from('1'),
+    ].map((value) => ({ id: 7, value }));
     const hashes = rows.map(rowHash);
     expect(new Set(hashes).size).toBe(rows.length);
     expect(rowHash({ id: 7, other: 1 })).not.toBe(rowHash({ id: 7, value: 1 }));

@@ -119,7 +119,11 @@ describe.each([
   });
 
   it('marks a record rejected by the destination as retry on the next plan', async () => {
-    emulator.inject({ kind: 'status', status: 400, body: { status: 'error', code: 'BAD_REQUEST', message: 'Invalid request body (blocked user)' } }, 1, (request) => (request.body as { externalId?: string }).externalId === '6');
+    emulator.inject(
+      { kind: 'status', status: 400, body: { status: 'error', code: 'BAD_REQUEST', message: 'Invalid request body (blocked user)' } },
+      1,
+      (request) => (request.body as { externalId?: string }).externalId === '6',
+    );
     const run = await runSync(workspace, sync());
     expect(run.outcome).toBe('partial');
     const plan = await planSync(workspace, sync());
@@ -144,7 +148,9 @@ describe.each([
     const query = `select * from (${warehouse.query}) as u union all select 11, 'New', null, null, null, null union all select 11, 'Twin', null, null, null, null union all select 2, 'Again', null, null, null, null`;
     const dup = workspaceFor(gamifyConfig({ url: emulator.url, source: warehouse.source(), query: JSON.stringify(query), syncExtra: '    batchSize: 3' }), dir);
     const sent: string[] = [];
-    const plan = await planSync(dup, dup.syncNamed('users'), { onSendable: (record) => sent.push(`${record.key}:${(record.payload as { displayName?: string }).displayName}`) });
+    const plan = await planSync(dup, dup.syncNamed('users'), {
+      onSendable: (record) => sent.push(`${record.key}:${(record.payload as { displayName?: string }).displayName}`),
+    });
     expect(plan.counts).toMatchObject({ added: 11, invalid: 2 });
     expect(plan.records.filter((record) => record.class === 'invalid').map((record) => record.key)).toEqual(['11', '2']);
     expect(sent.filter((entry) => entry.startsWith('11:') || entry.startsWith('2:'))).toEqual(['2:User 2', '11:New']);

@@ -18,9 +18,7 @@ const payload = z.strictObject({
     .optional()
     .describe('User’s phone number with country code (e.g. +1234567890).'),
   properties: jsonObject.optional().describe('Additional user attributes as key-value pairs.'),
-  origin: jsonObject
-    .optional()
-    .describe('Free-form metadata describing where this user originated (e.g. acquisition channel, campaign, internal system).'),
+  origin: jsonObject.optional().describe('Free-form metadata describing where this user originated (e.g. acquisition channel, campaign, internal system).'),
 });
 
 /** Appizer error bodies are {error, message, code, details?}. */

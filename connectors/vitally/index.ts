@@ -19,7 +19,10 @@ const settings = z.strictObject({
 /** An ISO 8601 date or date-time, as Vitally expects for timestamps and createdAt. */
 const isoDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be an ISO 8601 date, e.g. 2024-01-15T10:30:00Z (transform: iso8601 makes one)');
+  .regex(
+    /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/,
+    'must be an ISO 8601 date, e.g. 2024-01-15T10:30:00Z (transform: iso8601 makes one)',
+  );
 
 const payload = z
   .strictObject({
@@ -35,11 +38,7 @@ const payload = z
       })
       .default({})
       .describe('Traits of this user; required by Vitally, sent as {} when the mapping has none.'),
-    messageId: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('De-duplicates messages. Leave unmapped: Backflow derives one per change of the record.'),
+    messageId: z.string().min(1).optional().describe('De-duplicates messages. Leave unmapped: Backflow derives one per change of the record.'),
     timestamp: isoDate.optional().describe('When the change happened. Leave unmapped: Backflow sends when it first saw the change.'),
   })
   .refine((record) => record.accountId !== undefined || record.organizationId !== undefined, {

@@ -102,7 +102,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const result = interpolate(node.value, env);
       const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE ? 1 : 0;
-      const parts = ancestry.flatMap((item) => (isScalar((item as { key?: unknown }).key) ? [String(((item as { key: Scalar }).key).value)] : []));
+      const parts = ancestry.flatMap((item) => (isScalar((item as { key?: unknown }).key) ? [String((item as { key: Scalar }).key.value)] : []));
       for (const problem of result.problems) at((node.range?.[0] ?? 0) + quoted + problem.offset, parts, problem.message);
       node.value = result.value;
     },
@@ -177,12 +177,12 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 /** Every secret value in the config: connector secrets, and source secrets with their passwords. */
 function secretValues(config: Config): string[] {
   const values = new Set<string>();
-  for (const destination of Object.values(config.destinations) as Record<string, unknown>[]) {
+  for (const destination of Object.values<Record<string, unknown>>(config.destinations)) {
     for (const key of connectorFor(destination.type as string).secrets) {
-      if (typeof destination[key] === 'string') values.add(destination[key] as string);
+      if (typeof destination[key] === 'string') values.add(destination[key]);
     }
   }
-  for (const source of Object.values(config.sources) as Record<string, unknown>[]) {
+  for (const source of Object.values<Record<string, unknown>>(config.sources)) {
     for (const key of sourceTypeFor(source.type as string).secrets) {
       const value = source[key];
       for (const item of Array.isArray(value) ? value : [value]) {

@@ -46,12 +46,15 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
       if (isRecord(config.sources) && !(entry.source in sources)) {
         add(`no source named "${entry.source}": expected one of ${listOf(Object.keys(sources))}`, 'source');
       } else if (isRecord(source)) {
-        const sourceType = (sourceTypes as Record<string, SourceType<any>>)[String(source.type)];
+        const sourceType = (sourceTypes as Record<string, SourceType | undefined>)[String(source.type)];
         if (sourceType?.needsQuery && !entry.query) add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
         if (sourceType && !sourceType.needsQuery && entry.query !== undefined) add(`a ${String(source.type)} source takes no query: remove it`, 'query');
         const notARead = sourceType?.needsQuery && typeof entry.query === 'string' && entry.allowNonSelect !== true ? notAReadReason(entry.query) : undefined;
         if (notARead) {
-          add(`${notARead}. A sync only reads its source: write a SELECT, or set allowNonSelect: true on this sync to run it anyway (still read-only)`, 'query');
+          add(
+            `${notARead}. A sync only reads its source: write a SELECT, or set allowNonSelect: true on this sync to run it anyway (still read-only)`,
+            'query',
+          );
         }
         if (sourceType && !sourceType.defaults && entry.primaryKey === undefined) {
           add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');
@@ -74,7 +77,10 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
     }
 
     if (typeof entry.schedule === 'string' && !cron.validate(entry.schedule)) {
-      add(`"${entry.schedule}" is not a valid cron expression: expected 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"`, 'schedule');
+      add(
+        `"${entry.schedule}" is not a valid cron expression: expected 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"`,
+        'schedule',
+      );
     }
     if (typeof entry.timezone === 'string' && !isValidTimezone(entry.timezone)) {
       add(`"${entry.timezone}" is not an IANA time zone, e.g. UTC or Europe/Berlin`, 'timezone');

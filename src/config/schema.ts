@@ -4,9 +4,7 @@ import { connectors } from '../../connectors/index.js';
 import { TRANSFORM_NAMES } from '../mapping/transforms.js';
 import { sourceTypes } from '../sources/index.js';
 
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
 
 const positiveInt = z.number().int('must be a whole number').positive();
 
@@ -16,7 +14,11 @@ const count = z
   .describe('A positive whole number.');
 const positiveNumber = z.union([
   z.number().positive(),
-  z.string().regex(/^\d+(\.\d+)?$/, 'must be a number').transform(Number).pipe(z.number().positive()),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().positive()),
 ]);
 
 const transformName = z.enum(TRANSFORM_NAMES, {
@@ -59,7 +61,11 @@ const retry = z
   .strictObject({
     attempts: z.number().int().min(0).max(20).default(5).describe('Retries after the first try (429, 5xx, timeouts, connection errors).'),
     baseDelayMs: z.number().int().min(1).default(500).describe('First backoff delay; doubles each retry, with jitter.'),
-    maxDelaySeconds: z.number().positive().default(60).describe('Longest wait for one retry, Retry-After included; a longer Retry-After gives up for this run.'),
+    maxDelaySeconds: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('Longest wait for one retry, Retry-After included; a longer Retry-After gives up for this run.'),
   })
   .describe('Retry policy for passing failures.');
 
@@ -107,7 +113,11 @@ const sync = z.strictObject({
       'Run a query that is not a plain read (SELECT, WITH … SELECT, VALUES, TABLE, DuckDB FROM …), e.g. CALL a procedure that returns rows. The source still runs it read-only where the engine allows.',
     ),
   primaryKey: z.string().min(1).optional().describe('Column that identifies a record (required, except from a source with its own key: segment uses userId).'),
-  cursor: z.string().min(1).optional().describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it). A segment source defaults to changeSeq.'),
+  cursor: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Column for incremental reads; the query gets :cursor (or Backflow filters past it). A segment source defaults to changeSeq.'),
   destination: z.string().describe('Name of an entry in destinations.'),
   schedule: z.string().optional().describe('node-cron expression (5 fields, or 6 with seconds) for the daemon.'),
   timezone: z.string().optional().describe('IANA time zone for the schedule, e.g. Europe/Berlin.'),
@@ -129,7 +139,10 @@ const configObject = z.strictObject({
   syncs: z.array(sync).min(1, 'define at least one sync').describe('Each sync maps one source query to one destination.'),
   daemon: z
     .strictObject({
-      listen: z.string().regex(/^[^:]+:\d+$/, 'expected host:port').default('127.0.0.1:9464'),
+      listen: z
+        .string()
+        .regex(/^[^:]+:\d+$/, 'expected host:port')
+        .default('127.0.0.1:9464'),
       shutdownGraceSeconds: positiveNumber.default(30),
     })
     .default({ listen: '127.0.0.1:9464', shutdownGraceSeconds: 30 })

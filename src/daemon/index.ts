@@ -142,8 +142,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         options.exit(1);
       });
 
-    function shutdown(signal: NodeJS.Signals) {
-      if (stopping) return forceExit(`a second ${signal}`);
+    function shutdown(signal: NodeJS.Signals): void {
+      if (stopping) {
+        forceExit(`a second ${signal}`);
+        return;
+      }
       stopping = true;
       const graceSeconds = loaded.config.daemon.shutdownGraceSeconds;
       log.info({ signal, graceSeconds, running: runner.running() }, 'shutting down: no new runs; in-flight requests may finish');

@@ -102,7 +102,7 @@ export class Runner {
 
   /** Resolves when no run is in progress. */
   async idle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((run) => run.done));
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].flatMap((run) => (run.done ? [run.done] : [])));
   }
 
   /**

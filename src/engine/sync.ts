@@ -164,11 +164,13 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       case 'skipped':
         return;
       case 'stop':
-        stopReason ??= result.reason;
-        halt.abort();
-      // falls through: the record itself was not accepted
       case 'rejected':
       case 'failed': {
+        if (result.kind === 'stop') {
+          stopReason ??= result.reason;
+          halt.abort();
+        }
+        // A stopped record was not accepted either: it counts as failed.
         const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
         counts[kind]++;
         failedInARow = kind === 'failed' ? failedInARow + 1 : 0;

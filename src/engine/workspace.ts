@@ -52,7 +52,12 @@ export class Workspace {
   destination(sync: SyncConfig): Destination {
     let destination = this.destinations.get(sync.destination);
     if (!destination) {
-      destination = new Destination({ name: sync.destination, connector: this.connectorOf(sync), config: this.destinationConfig(sync), observer: this.observer });
+      destination = new Destination({
+        name: sync.destination,
+        connector: this.connectorOf(sync),
+        config: this.destinationConfig(sync),
+        observer: this.observer,
+      });
       this.destinations.set(sync.destination, destination);
     }
     return destination;

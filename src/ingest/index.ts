@@ -36,7 +36,11 @@ function listen(server: http.Server, listenAt: string, source: string): Promise<
   const port = Number(listenAt.slice(separator + 1));
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) =>
-      reject(new Error(`source "${source}" cannot listen on ${listenAt}: ${error.code === 'EADDRINUSE' ? 'the port is in use (is another backflow ingest or daemon running?)' : error.message}`));
+      reject(
+        new Error(
+          `source "${source}" cannot listen on ${listenAt}: ${error.code === 'EADDRINUSE' ? 'the port is in use (is another backflow ingest or daemon running?)' : error.message}`,
+        ),
+      );
     server.once('error', failed);
     server.listen(port, host, () => {
       server.off('error', failed);
@@ -62,7 +66,7 @@ export async function startIngest(loaded: LoadedConfig, options: IngestOptions =
   const storeOwners = new Map<string, string>();
   try {
     for (const [name, source] of sources) {
-      const { type: _type, ...raw } = source as Record<string, unknown>;
+      const { type: _type, ...raw } = source;
       const settings = segmentSource.settings.parse(raw);
       const file = path.resolve(loaded.dir, settings.store);
       // Two sources in one store would mix their users' profiles.
@@ -71,12 +75,15 @@ export async function startIngest(loaded: LoadedConfig, options: IngestOptions =
       storeOwners.set(file, name);
 
       const store = new EventStore(file);
-      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, ingestHandler({ writeKeys: new WriteKeys(settings.writeKeys), store, onEvent: options.onEvent }));
+      const server = http.createServer(
+        { requestTimeout: 30_000, headersTimeout: 15_000 },
+        ingestHandler({ writeKeys: new WriteKeys(settings.writeKeys), store, onEvent: options.onEvent }),
+      );
       served.push({ server, store });
       addresses.push(await listen(server, settings.listen, name));
     }
   } catch (error) {
-    await Promise.all(served.map((entry) => (entry.server.listening ? stop(entry) : entry.store.close())));
+    await Promise.all(served.map(async (entry) => (entry.server.listening ? stop(entry) : entry.store.close())));
     throw error;
   }
   return {

@@ -64,7 +64,7 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
     const headerKey = basicAuthKey(req.headers.authorization);
     if (headerKey !== undefined && !writeKeys.accepts(headerKey)) {
       req.resume();
-      return refuse(res, 401, 'unknown write key in the Authorization header: use a key listed in the source\'s writeKeys');
+      return refuse(res, 401, "unknown write key in the Authorization header: use a key listed in the source's writeKeys");
     }
 
     const body = await readBody(req);

@@ -73,12 +73,16 @@ export function openStoreFile(file: string, options: { readonly: boolean }): Dat
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
       db.close();
-      throw new EventStoreError(`event store ${file} was written by a newer Backflow (schema ${version}, this one knows ${MIGRATIONS.length}): upgrade Backflow`);
+      throw new EventStoreError(
+        `event store ${file} was written by a newer Backflow (schema ${version}, this one knows ${MIGRATIONS.length}): upgrade Backflow`,
+      );
     }
     if (version < MIGRATIONS.length) {
       if (options.readonly) {
         db.close();
-        throw new EventStoreError(`event store ${file} has schema ${version}, older than this Backflow's: start backflow ingest (or the daemon) once to migrate it`);
+        throw new EventStoreError(
+          `event store ${file} has schema ${version}, older than this Backflow's: start backflow ingest (or the daemon) once to migrate it`,
+        );
       }
       db.transaction(() => {
         for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
@@ -90,7 +94,9 @@ export function openStoreFile(file: string, options: { readonly: boolean }): Dat
     if (error instanceof EventStoreError) throw error;
     const code = (error as { code?: string }).code ?? '';
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new EventStoreError(`event store ${file} is not a Backflow event store (${(error as Error).message}); it was not changed. Point the source's store: at another file.`);
+      throw new EventStoreError(
+        `event store ${file} is not a Backflow event store (${(error as Error).message}); it was not changed. Point the source's store: at another file.`,
+      );
     }
     throw new EventStoreError(`cannot open event store ${file}: ${(error as Error).message}. Check its permissions and free disk space.`);
   }

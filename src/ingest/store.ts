@@ -69,7 +69,9 @@ function prepare(db: Database.Database) {
     ),
     bumpProfile: db.prepare('update profiles set change_seq = ? where id = ?'),
     deleteProfile: db.prepare('delete from profiles where id = ?'),
-    link: db.prepare('insert into identities (anonymous_id, profile_id) values (?, ?) on conflict (anonymous_id) do update set profile_id = excluded.profile_id'),
+    link: db.prepare(
+      'insert into identities (anonymous_id, profile_id) values (?, ?) on conflict (anonymous_id) do update set profile_id = excluded.profile_id',
+    ),
     moveIdentities: db.prepare('update identities set profile_id = ? where profile_id = ?'),
     group: db.prepare('select traits, trait_times from groups where group_id = ?'),
     saveGroup: db.prepare(

@@ -46,9 +46,7 @@ export function cursorValue(value: unknown): unknown {
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message.replace(/^Invalid input: /, '')}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message.replace(/^Invalid input: /, '')}`).join('; ');
 }
 
 export interface ClassifierOptions {
@@ -110,7 +108,13 @@ export class Classifier {
       const rawKey = row[primaryKey];
       const cursor = cursorColumn ? cursorValue(row[cursorColumn]) : undefined;
       if (rawKey === null || rawKey === undefined || rawKey === '') {
-        planned.push({ key: NULL_KEY, class: 'invalid', reason: `primary key column "${primaryKey}" is null or missing in this row`, cursor, changedAt: startedAt });
+        planned.push({
+          key: NULL_KEY,
+          class: 'invalid',
+          reason: `primary key column "${primaryKey}" is null or missing in this row`,
+          cursor,
+          changedAt: startedAt,
+        });
         return;
       }
       const key = rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
@@ -131,7 +135,13 @@ export class Classifier {
       if (stored.get(key) === planned[index].rowHash) unchanged.push(planned[index]);
       else toCompare.push(index);
     }
-    const readBefore = new Set([...state.noteReads(unchanged, true), ...state.noteReads(toCompare.map((index) => planned[index]), false)]);
+    const readBefore = new Set([
+      ...state.noteReads(unchanged, true),
+      ...state.noteReads(
+        toCompare.map((index) => planned[index]),
+        false,
+      ),
+    ]);
     for (const key of readBefore) this.duplicate(planned[firsts.get(key)!]);
     for (const key of stored.keys()) if (!readBefore.has(key)) this.recordsRead++;
     this.compare(toCompare.filter((index) => !readBefore.has(planned[index].key)).map((index) => this.mapRow(planned[index], rows[index])));
@@ -166,11 +176,17 @@ export class Classifier {
   private compare(mapped: PlannedRecord[]): void {
     const { state, sync, refreshRowHashes } = this.options;
     const valid = mapped.filter((record) => record.class !== 'invalid');
-    const { records, rejections } = state.lookup(sync, valid.map((record) => record.key));
+    const { records, rejections } = state.lookup(
+      sync,
+      valid.map((record) => record.key),
+    );
     const toSend = valid.filter((record) => records.get(record.key) !== record.fingerprint);
     const unchanged = valid.filter((record) => records.get(record.key) === record.fingerprint);
     // Field diffs against what was last sent: only records that changed need the stored payload.
-    const payloads = state.confirmedPayloads(sync, toSend.filter((record) => records.has(record.key)).map((record) => record.key));
+    const payloads = state.confirmedPayloads(
+      sync,
+      toSend.filter((record) => records.has(record.key)).map((record) => record.key),
+    );
     for (const record of toSend) {
       const previous = payloads.get(record.key);
       const rejection: StoredRejection | undefined = rejections.get(record.key);
@@ -186,7 +202,11 @@ export class Classifier {
     // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
     state.markSeenOk(mapped.filter((record) => record.class === 'invalid' || record.class === 'unchanged').map((record) => record.key));
     // Unchanged, though its row differs from the one last hashed: remember this row (sync only).
-    if (refreshRowHashes) state.setRowHashes(sync, unchanged.map((record) => ({ key: record.key, rowHash: record.rowHash! })));
+    if (refreshRowHashes)
+      state.setRowHashes(
+        sync,
+        unchanged.map((record) => ({ key: record.key, rowHash: record.rowHash! })),
+      );
   }
 
   /** After a full read: records confirmed earlier that the query no longer returns, a page at a time. */

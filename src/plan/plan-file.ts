@@ -25,7 +25,9 @@ export interface PlanLine {
 }
 
 export function configHash(config: Config): string {
-  return createHash('sha256').update(redact(canonicalJson(config))).digest('hex');
+  return createHash('sha256')
+    .update(redact(canonicalJson(config)))
+    .digest('hex');
 }
 
 export class PlanFileWriter {

@@ -6,7 +6,6 @@ import {
   JSDuckDBValueConverter,
   type DuckDBBlobValue,
   type DuckDBConnection,
-  type DuckDBMapType,
   type DuckDBMapValue,
   type DuckDBValue,
   type DuckDBValueConverter,
@@ -47,7 +46,7 @@ const plainValue: DuckDBValueConverter<unknown> = (value, type, converter) => {
     case DuckDBTypeId.BLOB:
       return Buffer.from((value as DuckDBBlobValue).bytes);
     case DuckDBTypeId.MAP: {
-      const { keyType, valueType } = type as DuckDBMapType;
+      const { keyType, valueType } = type;
       return Object.fromEntries(
         (value as DuckDBMapValue).entries.map((entry) => [String(converter(entry.key, keyType, converter)), converter(entry.value, valueType, converter)]),
       );

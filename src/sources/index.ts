@@ -12,9 +12,11 @@ export const sourceTypes = {
   mysql: mysqlSource,
   duckdb: duckdbSource,
   segment: segmentSource,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry of differently typed sources
 } as const satisfies Record<string, SourceType<any>>;
 
 export function sourceTypeFor(type: string): SourceType {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   const source = (sourceTypes as Record<string, SourceType<any>>)[type];
   if (!source) throw new Error(`unknown source type "${type}"`);
   return source;

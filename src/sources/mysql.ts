@@ -1,6 +1,6 @@
 // MySQL / MariaDB source: one query streams its rows inside a read-only transaction; the connection
 // pauses while the engine works through a batch (backpressure), so memory stays at about two batches.
-import type { Connection, FieldPacket } from 'mysql2';
+import type { Connection } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
@@ -68,7 +68,7 @@ async function cursorParam(session: PromiseConnection, text: string, occurrences
   const cursor = request.cursor ?? null;
   if (typeof cursor !== 'string' || !request.cursorColumn || !ISO_INSTANT.test(cursor)) return cursor;
   const [, fields] = await session.query(emptyQuery(text), Array(occurrences).fill(null));
-  const field = (fields as FieldPacket[]).find((candidate) => candidate.name === request.cursorColumn);
+  const field = fields.find((candidate) => candidate.name === request.cursorColumn);
   return field?.columnType !== undefined && DATE_TIME_TYPES.has(field.columnType) ? new Date(cursor) : cursor;
 }
 
@@ -113,7 +113,11 @@ export const mysqlSource: SourceType<typeof settings> = {
         } finally {
           connections.delete(connection);
           // A read left early still has rows in flight: only dropping the connection stops them.
-          if (finished) await connection.promise().end().catch(() => connection.destroy());
+          if (finished)
+            await connection
+              .promise()
+              .end()
+              .catch(() => connection.destroy());
           else connection.destroy();
         }
       },
@@ -124,7 +128,7 @@ export const mysqlSource: SourceType<typeof settings> = {
           const sql = emptyQuery(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor, quoteBacktick));
           const { text, values } = await statement(session, sql, request);
           const [, fields] = await session.query(text, values);
-          return (fields as FieldPacket[]).map((field) => field.name);
+          return fields.map((field) => field.name);
         } finally {
           connection.destroy();
         }

@@ -11,12 +11,7 @@ const settings = z.strictObject({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection URL')
     .describe('Connection URL, e.g. postgres://user:password@host:5432/db. Read it from an env var.'),
-  statementTimeoutSeconds: z
-    .number()
-    .int()
-    .positive()
-    .default(600)
-    .describe('Cancel a source query that runs longer than this.'),
+  statementTimeoutSeconds: z.number().int().positive().default(600).describe('Cancel a source query that runs longer than this.'),
 });
 
 // Timestamps without a time zone are read as UTC; bigints that fit a JS number become numbers
@@ -28,7 +23,7 @@ const types = {
     if (oid === pg.types.builtins.TIMESTAMP) return (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
     if (oid === pg.types.builtins.INT8) return exactInteger;
     if (oid === pg.types.builtins.DATE || oid === pg.types.builtins.INTERVAL) return (text: string) => text;
-    return pg.types.getTypeParser(oid, format as 'text');
+    return pg.types.getTypeParser(oid, format);
   },
 };
 

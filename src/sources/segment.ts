@@ -68,7 +68,9 @@ const PAGE = `
 
 function startAfter(cursorColumn: string | undefined, cursor: unknown): number {
   if (cursorColumn !== undefined && cursorColumn !== CURSOR) {
-    throw new Error(`a segment source reads profiles in the order they changed: set cursor: ${CURSOR} in this sync (or leave cursor out), not "${cursorColumn}"`);
+    throw new Error(
+      `a segment source reads profiles in the order they changed: set cursor: ${CURSOR} in this sync (or leave cursor out), not "${cursorColumn}"`,
+    );
   }
   if (cursor === null || cursor === undefined) return 0;
   const after = Number(cursor);

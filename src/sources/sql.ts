@@ -37,12 +37,7 @@ export function quoteBacktick(name: string): string {
  * The statement to run for a read, still written with `:cursor`. A query that names `:cursor` runs
  * as written; otherwise, once a cursor exists, Backflow filters the query's rows past it.
  */
-export function incrementalQuery(
-  query: string,
-  cursorColumn: string | undefined,
-  cursor: unknown,
-  quote: (name: string) => string = quoteIdent,
-): string {
+export function incrementalQuery(query: string, cursorColumn: string | undefined, cursor: unknown, quote: (name: string) => string = quoteIdent): string {
   const bare = bareQuery(query);
   if (bindsCursor(bare) || !cursorColumn || cursor === null || cursor === undefined) return bare;
   // The newline ends a `-- comment` on the query's last line, which would otherwise swallow the `)`.

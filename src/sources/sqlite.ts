@@ -72,7 +72,10 @@ export const sqliteSource: SourceType<typeof settings> = {
       async columns(request) {
         const sql = emptyQuery(incrementalQuery(request.query ?? '', request.cursorColumn, request.cursor));
         db.prepare('select count(*) from sqlite_schema').get(); // see the current schema, as read() does
-        return db.prepare(sql).columns().map((column) => column.name);
+        return db
+          .prepare(sql)
+          .columns()
+          .map((column) => column.name);
       },
       async close() {
         db.close();

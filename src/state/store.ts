@@ -71,9 +71,9 @@ const STATE_TABLES = ['records', 'rejections', 'runs', 'run_issues', 'cursors', 
  * state.path pointing at the wrong file): migrating would write Backflow's tables into it.
  */
 function refuseForeignDatabase(db: Database.Database, file: string): void {
-  const tables = (db.prepare("select name from sqlite_schema where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name").all() as { name: string }[]).map(
-    (row) => row.name,
-  );
+  const tables = (
+    db.prepare("select name from sqlite_schema where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name").all() as { name: string }[]
+  ).map((row) => row.name);
   if (tables.length === 0) return;
   throw new StateError(
     `state file ${file} is not a Backflow state database: it has no Backflow schema version but holds other tables (${tables.join(', ')}). ` +
@@ -101,10 +101,14 @@ function explainStateError(error: unknown, file: string, opening: boolean): unkn
   const reason = `${(error as Error).message} (${code})`;
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     const kept = opening ? ' It was not changed.' : '';
-    return new StateError(`state file ${file} is ${opening ? 'not a valid Backflow state database' : 'damaged'} (${(error as Error).message}).${kept} ${RESTORE}`);
+    return new StateError(
+      `state file ${file} is ${opening ? 'not a valid Backflow state database' : 'damaged'} (${(error as Error).message}).${kept} ${RESTORE}`,
+    );
   }
   if (code.startsWith('SQLITE_READONLY')) {
-    return new StateError(`cannot write state file ${file}: it is read-only (${code}). Check the permissions of the file and its folder, and that its disk is mounted read-write.`);
+    return new StateError(
+      `cannot write state file ${file}: it is read-only (${code}). Check the permissions of the file and its folder, and that its disk is mounted read-write.`,
+    );
   }
   if (code === 'SQLITE_FULL') {
     return new StateError(
@@ -147,7 +151,10 @@ export class StateStore {
   private readonly db: Database.Database;
   private readonly statements;
 
-  private constructor(db: Database.Database, readonly file: string) {
+  private constructor(
+    db: Database.Database,
+    readonly file: string,
+  ) {
     this.db = db;
     // `cross join` keeps the batch of keys as the outer loop, so each key is one primary-key probe.
     // With a plain join SQLite's planner scans every record of the sync and, for each, the whole
@@ -185,9 +192,7 @@ export class StateStore {
            last_at = excluded.last_at, run_id = excluded.run_id`,
       ),
       insertIssue: db.prepare('insert into run_issues (run_id, key, class, status, reason) values (?, ?, ?, ?, ?)'),
-      bumpGeneration: db.prepare(
-        'insert into generations (sync, generation) values (?, 1) on conflict (sync) do update set generation = generation + 1',
-      ),
+      bumpGeneration: db.prepare('insert into generations (sync, generation) values (?, 1) on conflict (sync) do update set generation = generation + 1'),
     };
   }
 
@@ -245,7 +250,7 @@ export class StateStore {
       db?.close();
       throw explainStateError(error, displayName, true);
     }
-    return new StateStore(db!, displayName);
+    return new StateStore(db, displayName);
   }
 
   /** A message about the state worth telling the user (e.g. an unmigrated file read through a copy). */
@@ -360,7 +365,12 @@ export class StateStore {
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
   /** Statements on the temp table, prepared once it exists, and the number of the last noteReads. */
-  private seen?: { keys: Database.Statement; keysWithCursors: Database.Statement; readBefore: Database.Statement<[string, number], string>; markOk: Database.Statement<[string]> };
+  private seen?: {
+    keys: Database.Statement;
+    keysWithCursors: Database.Statement;
+    readBefore: Database.Statement<[string, number], string>;
+    markOk: Database.Statement<[string]>;
+  };
   private reads = 0;
 
   /**
@@ -373,11 +383,14 @@ export class StateStore {
       create temp table seen (key text primary key, cursor, ok integer not null, read integer not null) without rowid;`);
     // A batch is one JSON text unpacked by SQLite: far cheaper than a bound parameter per value.
     // A key already there keeps its first entry.
-    const insert = (values: string) => `insert into temp.seen (key, cursor, ok, read) select ${values}, ?, ? from json_each(?) where true on conflict do nothing`;
+    const insert = (values: string) =>
+      `insert into temp.seen (key, cursor, ok, read) select ${values}, ?, ? from json_each(?) where true on conflict do nothing`;
     this.seen = {
       keys: this.db.prepare(insert('value, null')),
       keysWithCursors: this.db.prepare(insert('value ->> 0, value ->> 1')),
-      readBefore: this.db.prepare<[string, number], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value where s.read < ?').pluck(),
+      readBefore: this.db
+        .prepare<[string, number], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value where s.read < ?')
+        .pluck(),
       markOk: this.db.prepare<[string]>('update temp.seen set ok = 1 where key in (select value from json_each(?))'),
     };
     this.reads = 0;
@@ -428,7 +441,9 @@ export class StateStore {
   setCursor(sync: string, value: unknown): void {
     return this.guard(() => {
       this.db
-        .prepare('insert into cursors (sync, value, updated_at) values (?, ?, ?) on conflict (sync) do update set value = excluded.value, updated_at = excluded.updated_at')
+        .prepare(
+          'insert into cursors (sync, value, updated_at) values (?, ?, ?) on conflict (sync) do update set value = excluded.value, updated_at = excluded.updated_at',
+        )
         .run(sync, JSON.stringify(value), now());
     });
   }
@@ -462,7 +477,11 @@ export class StateStore {
       const rows = this.db.prepare("select id, pid from runs where sync = ? and outcome = 'running'").all(sync) as { id: number; pid: number | null }[];
       for (const row of rows) {
         if (row.pid === null || !isAlive(row.pid) || row.pid === process.pid) {
-          this.db.prepare("update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, 'the process ended before the run finished') where id = ?").run(now(), row.id);
+          this.db
+            .prepare(
+              "update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, 'the process ended before the run finished') where id = ?",
+            )
+            .run(now(), row.id);
         }
       }
     });
@@ -529,16 +548,21 @@ export class StateStore {
   acquireLock(sync: string, runId: number | null): void {
     return this.guard(() => {
       const host = os.hostname();
-      this.db.transaction(() => {
-        const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as { pid: number; host: string; acquired_at: string } | undefined;
-        if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
-          throw new SyncLockedError(
-            `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
-              'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
-          );
-        }
-        this.db.prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at) values (?, ?, ?, ?, ?)').run(sync, process.pid, host, runId, now());
-      }).immediate();
+      this.db
+        .transaction(() => {
+          const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as
+            { pid: number; host: string; acquired_at: string } | undefined;
+          if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
+            throw new SyncLockedError(
+              `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
+                'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
+            );
+          }
+          this.db
+            .prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at) values (?, ?, ?, ?, ?)')
+            .run(sync, process.pid, host, runId, now());
+        })
+        .immediate();
     });
   }
 

@@ -73,7 +73,11 @@ describe('syncing a warehouse to Appizer', () => {
 
   it('retries a 429 only after details.retry_after has passed', async () => {
     const { emulator, cli } = await setup(spec);
-    emulator.inject(appizerFault(429, 'RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', { limit: 500, window: '1m', retry_after: 1 }), 1, (request) => (request.body as { user_id?: string }).user_id === '5');
+    emulator.inject(
+      appizerFault(429, 'RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', { limit: 500, window: '1m', retry_after: 1 }),
+      1,
+      (request) => (request.body as { user_id?: string }).user_id === '5',
+    );
 
     const result = await cli('sync');
     expect(result.code).toBe(0);
@@ -84,8 +88,17 @@ describe('syncing a warehouse to Appizer', () => {
   });
 
   it('reads Appizer’s answers: details.retry_after, the success body, and error codes', () => {
-    const tooMany = { error: 'Too Many Requests', message: 'Rate limit exceeded', code: 'RATE_LIMIT_EXCEEDED', details: { limit: 500, window: '1m', retry_after: 2 } };
-    expect(appizer.interpret({ status: 429, headers: {}, body: tooMany })).toEqual({ kind: 'retry', reason: 'HTTP 429: Rate limit exceeded (RATE_LIMIT_EXCEEDED)', afterMs: 2000 });
+    const tooMany = {
+      error: 'Too Many Requests',
+      message: 'Rate limit exceeded',
+      code: 'RATE_LIMIT_EXCEEDED',
+      details: { limit: 500, window: '1m', retry_after: 2 },
+    };
+    expect(appizer.interpret({ status: 429, headers: {}, body: tooMany })).toEqual({
+      kind: 'retry',
+      reason: 'HTTP 429: Rate limit exceeded (RATE_LIMIT_EXCEEDED)',
+      afterMs: 2000,
+    });
     // A 2xx without the documented {"success": true} (e.g. a proxy's page) is no confirmation.
     expect(appizer.interpret({ status: 200, headers: {}, body: '<html>proxy</html>' })).toMatchObject({ kind: 'retry' });
     expect(appizer.interpret({ status: 201, headers: {}, body: { success: true } })).toEqual({ kind: 'sent' });

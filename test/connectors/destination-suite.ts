@@ -191,7 +191,11 @@ export function describeDestinationContract<E extends HttpEmulator>(spec: Destin
     it('waits as long as Retry-After says before trying again', async () => {
       const { emulator, cli } = await setup(spec, { rows: people(3) });
       const [tooMany] = spec.passing;
-      emulator.inject({ ...tooMany, headers: { ...(tooMany.kind === 'status' ? tooMany.headers : {}), 'Retry-After': '1' } } as Fault, 1, (request) => spec.keyOf(request.body as Record<string, unknown>) === '2');
+      emulator.inject(
+        { ...tooMany, headers: { ...(tooMany.kind === 'status' ? tooMany.headers : {}), 'Retry-After': '1' } } as Fault,
+        1,
+        (request) => spec.keyOf(request.body as Record<string, unknown>) === '2',
+      );
 
       const result = await cli('sync');
       expect(result.code).toBe(0);

@@ -13,7 +13,13 @@ const spec: DestinationCase<FormbricksEmulator> = {
   settings: (url) => ({ baseUrl: url, environmentId: ENVIRONMENT }),
   env: {},
   secrets: [], // Formbricks' client API has no credentials
-  mapping: ['userId: id', 'attributes.email: email', 'attributes.plan: plan', 'attributes.seats: seats', 'attributes.country: { column: country, transform: upper }'],
+  mapping: [
+    'userId: id',
+    'attributes.email: email',
+    'attributes.plan: plan',
+    'attributes.seats: seats',
+    'attributes.country: { column: country, transform: upper }',
+  ],
   keyOf: (body) => String(body.userId),
   invalid: { change: { email: 'not-an-email' }, reason: 'attributes.email: must look like an email address' },
   rejection: {
@@ -21,7 +27,8 @@ const spec: DestinationCase<FormbricksEmulator> = {
     reason: 'Invalid request body (bad_request) {"attributes.plan":"too long"}',
   },
   refuse: (emulator) => void (emulator.enterprise = false),
-  refusal: 'HTTP 403: User identification is only available in the Formbricks Enterprise Edition (forbidden). Identifying users is a Formbricks Enterprise feature',
+  refusal:
+    'HTTP 403: User identification is only available in the Formbricks Enterprise Edition (forbidden). Identifying users is a Formbricks Enterprise feature',
   passing: [formbricksFault(429, 'too_many_requests', 'Too many requests'), formbricksFault(500, 'internal_server_error', 'Internal server error')],
 };
 

@@ -150,7 +150,9 @@ describe('syncing a warehouse to Segment', () => {
       expect.objectContaining({
         key: '5',
         class: 'invalid',
-        reason: expect.stringMatching(/^\(payload\): the identify message would be 39\.\d KB; Segment accepts at most 32 KB per message\. The largest field is traits\.name \(39\.1 KB\): map fewer or shorter traits$/),
+        reason: expect.stringMatching(
+          /^\(payload\): the identify message would be 39\.\d KB; Segment accepts at most 32 KB per message\. The largest field is traits\.name \(39\.1 KB\): map fewer or shorter traits$/,
+        ),
       }),
     ]);
   });
@@ -185,15 +187,28 @@ describe('committing only what Segment confirmed', () => {
       expect(first.counts).toMatchObject({ sent: 20 - lost.length, failed: lost.length });
       expect(first.rejections[0].reason).toMatch(/^could not deliver to Segment: fetch failed .*analytics-node gave up after its retries$/);
 
-      const state = workspace.state.lookup(sync.name, users(20).map((row) => String(row.id)));
-      expect([...state.records.keys()].sort()).toEqual(users(20).map((row) => String(row.id)).filter((key) => !lost.includes(key)).sort());
+      const state = workspace.state.lookup(
+        sync.name,
+        users(20).map((row) => String(row.id)),
+      );
+      expect([...state.records.keys()].sort()).toEqual(
+        users(20)
+          .map((row) => String(row.id))
+          .filter((key) => !lost.includes(key))
+          .sort(),
+      );
       expect([...state.rejections.keys()].sort()).toEqual(lost);
 
       const kept = emulator.identifies.length;
       const second = await runSync(workspace, sync);
       expect(second.outcome).toBe('success');
       expect(second.counts).toMatchObject({ retry: lost.length, sent: lost.length, unchanged: 20 - lost.length });
-      expect(emulator.identifies.slice(kept).map((message) => message.userId).sort()).toEqual(lost);
+      expect(
+        emulator.identifies
+          .slice(kept)
+          .map((message) => message.userId)
+          .sort(),
+      ).toEqual(lost);
       expect(workspace.state.lookup(sync.name, lost).records.size).toBe(lost.length);
     } finally {
       await emulator.stop();
@@ -239,11 +254,22 @@ describe('the Segment emulator', () => {
   afterEach(() => emulator.stop());
 
   const post = (pathname: string, body: Buffer | string, headers: Record<string, string> = {}) =>
-    fetch(`${url}${pathname}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': 'application/json', ...headers } });
+    fetch(`${url}${pathname}`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
   const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
   it('accepts a gzip batch with the write key as the Basic auth user, and drops bad messages one by one', async () => {
-    const body = gzipSync(JSON.stringify({ batch: [{ type: 'identify', userId: 'u1', traits: { a: 1 } }, { type: 'identify', traits: {} }] }));
+    const body = gzipSync(
+      JSON.stringify({
+        batch: [
+          { type: 'identify', userId: 'u1', traits: { a: 1 } },
+          { type: 'identify', traits: {} },
+        ],
+      }),
+    );
     const response = await post('/v1/batch', body, { 'content-encoding': 'gzip', authorization: basic(WRITE_KEY) });
     expect(response.status).toBe(200);
     expect(emulator.identifies).toEqual([{ type: 'identify', userId: 'u1', traits: { a: 1 } }]);

@@ -78,7 +78,9 @@ describe('syncing a warehouse to Vitally', () => {
 
     const result = await cli('sync');
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('HTTP 400: The "user" message type is blocked for this account. Contact support@vitally.io to update your blocked message types. This Vitally account');
+    expect(result.stdout).toContain(
+      'HTTP 400: The "user" message type is blocked for this account. Contact support@vitally.io to update your blocked message types. This Vitally account',
+    );
     expect(result.stdout).toContain('ask Vitally support (support@vitally.io) to unblock the user message type');
     expect(result.stdout).toContain('The sync stopped');
     expect(emulator.received.length).toBeLessThanOrEqual(8);

@@ -53,7 +53,13 @@ export class DaemonProcess {
     const seen = this.lines.find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what} (exit: ${this.child.exitCode ?? this.child.signalCode ?? "still running"}); log so far:\n${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`timed out waiting for ${what} (exit: ${this.child.exitCode ?? this.child.signalCode ?? 'still running'}); log so far:\n${this.stderr}`),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({ predicate, resolve: (line) => (clearTimeout(timer), resolve(line)) });
     });
   }
@@ -115,7 +121,13 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 20_000, wh
 }
 
 /** A config syncing the `users` table of ./warehouse.db to GamifyHost, for daemon tests. */
-export function daemonConfig(options: { schedule: string; concurrency?: number; requestsPerSecond?: number; graceSeconds?: number; extraSyncs?: string }): string {
+export function daemonConfig(options: {
+  schedule: string;
+  concurrency?: number;
+  requestsPerSecond?: number;
+  graceSeconds?: number;
+  extraSyncs?: string;
+}): string {
   return `
 version: 1
 state: { path: ./state.db }

@@ -44,7 +44,12 @@ describe('backflow sync logging', () => {
     const result = await runCli(['--config', config, 'sync'], { env });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Sync users: success');
-    const lines = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines).toEqual([expect.objectContaining({ level: 'warn', sync: 'users', runId: 1, destination: 'gamify', reason: 'HTTP 503', key: '2', msg: 'retrying a request' })]);
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'warn', sync: 'users', runId: 1, destination: 'gamify', reason: 'HTTP 503', key: '2', msg: 'retrying a request' }),
+    ]);
   });
 });

@@ -28,7 +28,11 @@ describe('daemon metrics and logs', () => {
     // Record 3 is refused by the vendor, whose message echoes the API key; record 5 gets one 503.
     const echo = { status: 'error', code: 'BAD_REQUEST', message: `Invalid request body (email refused for key ${SECRET_KEY})` };
     emulator.inject({ kind: 'status', status: 400, body: echo }, 1, (request) => (request.body as { externalId?: string }).externalId === '3');
-    emulator.inject({ kind: 'status', status: 503, body: { status: 'error', code: 'UNAVAILABLE', message: 'try again' } }, 1, (request) => (request.body as { externalId?: string }).externalId === '5');
+    emulator.inject(
+      { kind: 'status', status: 503, body: { status: 'error', code: 'UNAVAILABLE', message: 'try again' } },
+      1,
+      (request) => (request.body as { externalId?: string }).externalId === '5',
+    );
 
     // Started with a schedule that never fires here, then given one that fires once a minute, two
     // seconds from now (reloads take milliseconds): exactly one run while the test reads /metrics.

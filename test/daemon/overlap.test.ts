@@ -87,7 +87,11 @@ describe('one run per sync at a time', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/sync "users" is already running \(process \d+/);
     emulator.release();
-    const changed = await daemon.waitForLog((line) => runFinished('users')(line) && (line.counts as { changed: number }).changed === 10, 20_000, 'the daemon run with the change');
+    const changed = await daemon.waitForLog(
+      (line) => runFinished('users')(line) && (line.counts as { changed: number }).changed === 10,
+      20_000,
+      'the daemon run with the change',
+    );
     expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 10 }) });
 
     daemon.signal('SIGTERM');

@@ -41,7 +41,11 @@ describe('the daemon schedule', () => {
 
     // A later tick picks up a change, while the broken sync keeps failing beside it.
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Renamed' where id = 2");
-    const changed = await daemon.waitForLog((line) => runFinished('users')(line) && (line.counts as { sent: number }).sent === 1, 20_000, 'a run sending the change');
+    const changed = await daemon.waitForLog(
+      (line) => runFinished('users')(line) && (line.counts as { sent: number }).sent === 1,
+      20_000,
+      'a run sending the change',
+    );
     expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ changed: 1, unchanged: 4 }) });
     expect(emulator.sentBodies).toHaveLength(6);
     expect(emulator.sentBodies[5]).toMatchObject({ externalId: '2', displayName: 'Renamed' });

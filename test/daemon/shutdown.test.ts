@@ -14,7 +14,12 @@ function readState(file: string) {
   try {
     return {
       keys: (db.prepare("select key from records where sync = 'users' order by key").all() as { key: string }[]).map((row) => row.key),
-      runs: db.prepare("select id, outcome, error, counts from runs where sync = 'users' order by id").all() as { id: number; outcome: string; error: string | null; counts: string }[],
+      runs: db.prepare("select id, outcome, error, counts from runs where sync = 'users' order by id").all() as {
+        id: number;
+        outcome: string;
+        error: string | null;
+        counts: string;
+      }[],
       locks: db.prepare('select * from locks').all(),
     };
   } finally {
@@ -72,7 +77,10 @@ describe('stopping the daemon', () => {
     daemon.signal('SIGINT');
     const exit = await daemon.exited;
     expect(exit.code).toBe(1);
-    expect(daemon.lines.find((line) => line.msg === 'run abandoned: unconfirmed records go out on the next run')).toMatchObject({ sync: 'users', reason: 'a second SIGINT' });
+    expect(daemon.lines.find((line) => line.msg === 'run abandoned: unconfirmed records go out on the next run')).toMatchObject({
+      sync: 'users',
+      reason: 'a second SIGINT',
+    });
 
     // Requests still waiting on the slow emulator were never confirmed: only accepted records are in the state.
     const state = readState(path.join(dir, 'state.db'));

@@ -113,7 +113,14 @@ export function workspaceFor(configText: string, dir: string, env: NodeJS.Proces
 export function users(count: number, start = 1): Row[] {
   return Array.from({ length: count }, (_, index) => {
     const id = start + index;
-    return { id, name: `User ${id}`, email: `user${id}@example.com`, country: ['ng', 'us', 'gb'][id % 3], plan: id % 2 ? 'free' : 'pro', updated_at: `2026-01-01T00:00:${String(id % 60).padStart(2, '0')}Z` };
+    return {
+      id,
+      name: `User ${id}`,
+      email: `user${id}@example.com`,
+      country: ['ng', 'us', 'gb'][id % 3],
+      plan: id % 2 ? 'free' : 'pro',
+      updated_at: `2026-01-01T00:00:${String(id % 60).padStart(2, '0')}Z`,
+    };
   });
 }
 

@@ -82,7 +82,7 @@ export async function post(
 
 /** Every identified profile in the source's store, read as a sync reads them, by userId. */
 export async function readProfiles(loaded: LoadedConfig, after: number | null = null): Promise<Map<string, Row>> {
-  const { type: _type, ...settings } = loaded.config.sources.events as Record<string, unknown>;
+  const { type: _type, ...settings } = loaded.config.sources.events;
   const reader = await segmentSource.open(segmentSource.settings.parse(settings), { configDir: loaded.dir });
   const profiles = new Map<string, Row>();
   try {

@@ -48,7 +48,10 @@ describe('malformed YAML', () => {
     ['binary garbage', '\u0000\u0001\u0002\uFFFE\u0007garbage: [}\n'],
     ['two documents', `${VALID}---\n${VALID}`],
     ['deep nesting', `version: 1\nsources: ${'['.repeat(5000)}${']'.repeat(4999)}\n`],
-    ['an alias bomb', `version: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`],
+    [
+      'an alias bomb',
+      `version: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`,
+    ],
   ];
   it.each(corpus)('%s is refused with a positioned message', (_name, text) => {
     const found = problems(text);
@@ -88,17 +91,49 @@ describe('wrong types', () => {
   const corpus: [string, [string, string], string][] = [
     ['version as text', ['version: 1', 'version: "1"'], '1:10 version: expected version: 1'],
     ['version 2', ['version: 1', 'version: 2'], '1:10 version: expected version: 1'],
-    ['sources as a list', ['sources:\n  warehouse: { type: sqlite, path: ./warehouse.db }', 'sources: [warehouse]'], '2:10 sources: expected record, received array'],
-    ['a destination as text', ['  gamify: { type: gamifyhost, apiKey: pk_test_abc }', '  gamify: yes'], '5:11 destinations.gamify: unknown destination type: expected one of gamifyhost, appizer, vitally, userpilot, formbricks, segment'],
+    [
+      'sources as a list',
+      ['sources:\n  warehouse: { type: sqlite, path: ./warehouse.db }', 'sources: [warehouse]'],
+      '2:10 sources: expected record, received array',
+    ],
+    [
+      'a destination as text',
+      ['  gamify: { type: gamifyhost, apiKey: pk_test_abc }', '  gamify: yes'],
+      '5:11 destinations.gamify: unknown destination type: expected one of gamifyhost, appizer, vitally, userpilot, formbricks, segment',
+    ],
     ['an apiKey as a number', ['apiKey: pk_test_abc', 'apiKey: 12345'], '5:39 destinations.gamify.apiKey: expected string, received number'],
     ['an empty apiKey', ['apiKey: pk_test_abc', 'apiKey: ""'], '5:39 destinations.gamify.apiKey: must not be empty'],
-    ['a baseUrl that is not http', ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, baseUrl: "ftp://x" }'], '5:61 destinations.gamify.baseUrl: must be an http(s) URL'],
-    ['concurrency as words', ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, concurrency: lots }'], '5:65 destinations.gamify.concurrency: must be a whole number'],
-    ['a zero rate', ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, rateLimit: { requestsPerSecond: 0 } }'], '5:84 destinations.gamify.rateLimit.requestsPerSecond: Too small: expected number to be >0'],
-    ['a negative timeout', ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, timeoutSeconds: -1 }'], '5:68 destinations.gamify.timeoutSeconds: Too small: expected number to be >0'],
-    ['too many retries', ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, retry: { attempts: 100 } }'], '5:71 destinations.gamify.retry.attempts: Too big: expected number to be <=20'],
+    [
+      'a baseUrl that is not http',
+      ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, baseUrl: "ftp://x" }'],
+      '5:61 destinations.gamify.baseUrl: must be an http(s) URL',
+    ],
+    [
+      'concurrency as words',
+      ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, concurrency: lots }'],
+      '5:65 destinations.gamify.concurrency: must be a whole number',
+    ],
+    [
+      'a zero rate',
+      ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, rateLimit: { requestsPerSecond: 0 } }'],
+      '5:84 destinations.gamify.rateLimit.requestsPerSecond: Too small: expected number to be >0',
+    ],
+    [
+      'a negative timeout',
+      ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, timeoutSeconds: -1 }'],
+      '5:68 destinations.gamify.timeoutSeconds: Too small: expected number to be >0',
+    ],
+    [
+      'too many retries',
+      ['apiKey: pk_test_abc }', 'apiKey: pk_test_abc, retry: { attempts: 100 } }'],
+      '5:71 destinations.gamify.retry.attempts: Too big: expected number to be <=20',
+    ],
     ['syncs as a map', ['  - name: users', '  x:\n    name: users'], '7:3 syncs: expected array, received object'],
-    ['a sync name with a space', ['name: users', 'name: my users'], '7:11 syncs[0].name: use letters, digits, "_", "-" or "." (starting with a letter or digit)'],
+    [
+      'a sync name with a space',
+      ['name: users', 'name: my users'],
+      '7:11 syncs[0].name: use letters, digits, "_", "-" or "." (starting with a letter or digit)',
+    ],
     ['a sync name in emoji', ['name: users', 'name: "🚀"'], '7:11 syncs[0].name: use letters, digits, "_", "-" or "." (starting with a letter or digit)'],
     ['a null primary key', ['primaryKey: id', 'primaryKey: null'], '10:17 syncs[0].primaryKey: expected string, received null'],
     ['batchSize zero', ['primaryKey: id', 'primaryKey: id\n    batchSize: 0'], '11:16 syncs[0].batchSize: Too small: expected number to be >0'],
@@ -106,7 +141,11 @@ describe('wrong types', () => {
     ['a mapping as a list', ['mapping: { externalId: id, email: email }', 'mapping: [id, email]'], '12:14 syncs[0].mapping: expected record, received array'],
     ['a mapping to a number', ['email: email }', 'email: 42 }'], '12:39 syncs[0].mapping.email: expected string, received number'],
     ['a schedule as a number', ['primaryKey: id', 'primaryKey: id\n    schedule: 15'], '11:15 syncs[0].schedule: expected string, received number'],
-    ['allowNonSelect as text', ['primaryKey: id', 'primaryKey: id\n    allowNonSelect: "yes"'], '11:21 syncs[0].allowNonSelect: expected boolean, received string'],
+    [
+      'allowNonSelect as text',
+      ['primaryKey: id', 'primaryKey: id\n    allowNonSelect: "yes"'],
+      '11:21 syncs[0].allowNonSelect: expected boolean, received string',
+    ],
   ];
   it.each(corpus)('%s is named at its position', (_name, [from, to], expected) => {
     expect(VALID).toContain(from);
@@ -152,12 +191,12 @@ describe('SQL that is not a read', () => {
     'from users',
     "from read_parquet('users/*.parquet')",
     "select * from read_csv_auto('users.csv')",
-    "select 'delete' as word, \"update\" as quoted, `insert` as backticked from users",
+    'select \'delete\' as word, "update" as quoted, `insert` as backticked from users',
     'select updated_at, deleted, created_by, inserted_rows from users',
     'select * from users -- delete later\n',
     // $$ is a literal $ in the config's ${VAR} interpolation: this is the query `select $$insert into x$$ as text`.
     'select $$$$insert into x$$$$ as text',
-    "select * from users where :cursor is null or updated_at > :cursor",
+    'select * from users where :cursor is null or updated_at > :cursor',
   ];
   it.each(reads)('accepts %j', (query) => {
     expect(problems(withQuery(query))).toEqual([]);
@@ -228,7 +267,9 @@ syncs:
     const plan = await planSync(workspace, workspace.syncNamed('users'));
     expect(plan.counts).toMatchObject({ invalid: 1, added: 1 });
     expect(plan.records[0]).toMatchObject({ key: '1', class: 'invalid' });
-    expect(plan.records[0].reason).toMatch(/^\(payload\): the identify message would be 78\.\d KB; Segment accepts at most 32 KB per message\. The largest field is traits\.name \(78\.\d KB\)/);
+    expect(plan.records[0].reason).toMatch(
+      /^\(payload\): the identify message would be 78\.\d KB; Segment accepts at most 32 KB per message\. The largest field is traits\.name \(78\.\d KB\)/,
+    );
   });
 });
 
@@ -305,14 +346,37 @@ describe('oversized and malformed ingest payloads', () => {
     ['a JSON number', () => post(url, '/v1/identify', '42', { raw: true }), /^the body must be a JSON object$/],
     ['a JSON string', () => post(url, '/v1/batch', '"batch"', { raw: true }), /^the body must be a JSON object$/],
     ['null', () => post(url, '/v1/track', 'null', { raw: true }), /^the body must be a JSON object$/],
-    ['invalid UTF-8 bytes', () => post(url, '/v1/identify', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('latin1'), { raw: true }), /^the body is not valid JSON: /],
-    ['a body of 600 KB', () => post(url, '/v1/track', { userId: 'u1', event: 'Big', properties: { blob: 'x'.repeat(600 * 1024) } }), /^the request body is \d+ bytes: at most 512000 bytes/],
+    [
+      'invalid UTF-8 bytes',
+      () => post(url, '/v1/identify', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('latin1'), { raw: true }),
+      /^the body is not valid JSON: /,
+    ],
+    [
+      'a body of 600 KB',
+      () => post(url, '/v1/track', { userId: 'u1', event: 'Big', properties: { blob: 'x'.repeat(600 * 1024) } }),
+      /^the request body is \d+ bytes: at most 512000 bytes/,
+    ],
     ['a message over 32 KB', () => post(url, '/v1/track', { userId: 'u1', event: 'Big', properties: { blob: 'x'.repeat(40 * 1024) } }), /32/],
     ['a gzip bomb', () => postGzipBomb(url), /^the request body is over the limit once gunzipped/],
-    ['deeply nested JSON', () => post(url, '/v1/identify', `{"userId":"u1","traits":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`, { raw: true }), /^the request body is \d+ bytes|nest/],
-    ['a batch of 3,000 messages', () => post(url, '/v1/batch', { batch: Array.from({ length: 3000 }, (_, index) => ({ type: 'track', userId: `u${index}`, event: 'e', messageId: `m${index}` })) }), /2,?500/],
+    [
+      'deeply nested JSON',
+      () => post(url, '/v1/identify', `{"userId":"u1","traits":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`, { raw: true }),
+      /^the request body is \d+ bytes|nest/,
+    ],
+    [
+      'a batch of 3,000 messages',
+      () =>
+        post(url, '/v1/batch', {
+          batch: Array.from({ length: 3000 }, (_, index) => ({ type: 'track', userId: `u${index}`, event: 'e', messageId: `m${index}` })),
+        }),
+      /2,?500/,
+    ],
     ['a messageId of 10,000 characters', () => post(url, '/v1/identify', { userId: 'u1', traits: {}, messageId: 'm'.repeat(10_000) }), /messageId/],
-    ['an unsupported Content-Encoding', () => post(url, '/v1/identify', { userId: 'u1' }, { headers: { 'Content-Encoding': 'br' } }), /^Content-Encoding "br" is not supported/],
+    [
+      'an unsupported Content-Encoding',
+      () => post(url, '/v1/identify', { userId: 'u1' }, { headers: { 'Content-Encoding': 'br' } }),
+      /^Content-Encoding "br" is not supported/,
+    ],
   ];
 
   it.each(corpus)('%s gets a 400 with the reason, stores nothing, and the endpoint keeps serving', async (_name, send, reason) => {
@@ -324,7 +388,7 @@ describe('oversized and malformed ingest payloads', () => {
   });
 
   it('keeps unicode and emoji in ids and traits exactly', async () => {
-    const traits = { name: '👩‍👩‍👧‍👦 Zoë', city: 'القاهرة', note: 'e\u0301 nul\u0000 ok', '键': '値 🙂' };
+    const traits = { name: '👩‍👩‍👧‍👦 Zoë', city: 'القاهرة', note: 'e\u0301 nul\u0000 ok', 键: '値 🙂' };
     expect((await post(url, '/v1/identify', { userId: 'ユーザー-🙂', traits, messageId: 'm-uni' })).status).toBe(200);
     const profile = (await readProfiles(loaded)).get('ユーザー-🙂');
     expect(profile?.traits).toEqual(traits);

@@ -38,7 +38,13 @@ interface Payload {
 /** What the destination must end up holding for record `id` after round `round`. */
 function expectedPayload(id: number, round: number): Payload {
   const row = users(1, id)[0];
-  return { externalId: String(id), displayName: `User ${id} r${round}`, email: String(row.email), country: String(row.country).toUpperCase(), tags: { plan: String(row.plan) } };
+  return {
+    externalId: String(id),
+    displayName: `User ${id} r${round}`,
+    email: String(row.email),
+    country: String(row.country).toUpperCase(),
+    tags: { plan: String(row.plan) },
+  };
 }
 
 describe('a sync SIGKILLed at any point', () => {
@@ -55,7 +61,10 @@ describe('a sync SIGKILLed at any point', () => {
     await emulator.start();
     emulator.latencyMs = 2;
     sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(RECORDS));
-    const text = gamifyConfig({ url: emulator.url, destinationExtra: `    concurrency: ${CONCURRENCY}` }).replace('requestsPerSecond: 500', 'requestsPerSecond: 5000');
+    const text = gamifyConfig({ url: emulator.url, destinationExtra: `    concurrency: ${CONCURRENCY}` }).replace(
+      'requestsPerSecond: 500',
+      'requestsPerSecond: 5000',
+    );
     config = writeFile(dir, 'backflow.yaml', text);
   });
   afterAll(async () => {
@@ -76,7 +85,7 @@ describe('a sync SIGKILLed at any point', () => {
   /** Runs `backflow sync` and SIGKILLs it as the destination receives the run's `killAt`-th request. */
   async function syncKilledAt(killAt: number): Promise<void> {
     const startedWith = emulator.received.length;
-    let child: ChildProcess | undefined;
+    let child: ChildProcess | undefined = undefined;
     emulator.onRequest = () => {
       if (emulator.received.length - startedWith === killAt) child?.kill('SIGKILL');
     };
@@ -84,8 +93,8 @@ describe('a sync SIGKILLed at any point', () => {
     let output = '';
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child!.kill('SIGKILL'), RUN_LIMIT_MS);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.on('close', (...args) => resolve(args)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (...args) => resolve(args)));
     clearTimeout(timer);
     emulator.onRequest = undefined;
     // Requests the dead process left open still complete at the destination (it applies them).

@@ -47,9 +47,19 @@ describe('destination faults', () => {
 
   /** Keys the state holds as confirmed. */
   const committedKeys = (workspace: ReturnType<typeof setup>['workspace']) =>
-    [...workspace.state.lookup('users', users(RECORDS).map((row) => String(row.id))).records.keys()].sort((a, b) => Number(a) - Number(b));
+    [
+      ...workspace.state
+        .lookup(
+          'users',
+          users(RECORDS).map((row) => String(row.id)),
+        )
+        .records.keys(),
+    ].sort((a, b) => Number(a) - Number(b));
 
-  const allKeysBut = (...missing: string[]) => users(RECORDS).map((row) => String(row.id)).filter((key) => !missing.includes(key));
+  const allKeysBut = (...missing: string[]) =>
+    users(RECORDS)
+      .map((row) => String(row.id))
+      .filter((key) => !missing.includes(key));
 
   const inject = (fault: Fault, times: number, ...keys: string[]) => {
     for (const key of keys) emulator.inject(fault, times, forKeys(key));
@@ -191,11 +201,16 @@ describe('destination faults', () => {
     const result = await runCli(['--config', config, 'sync']);
 
     expect(result.code).toBe(3);
-    expect(result.stdout).toMatch(/^Sync users: partial in \d+\.\ds \(run 1\)\n  read 20 {2}sent 18 {2}rejected 0 {2}failed 2 {2}unchanged 0 {2}invalid 0 {2}removed 0\n/);
+    expect(result.stdout).toMatch(
+      /^Sync users: partial in \d+\.\ds \(run 1\)\n {2}read 20 {2}sent 18 {2}rejected 0 {2}failed 2 {2}unchanged 0 {2}invalid 0 {2}removed 0\n/,
+    );
     expect(result.stdout).toContain('  ✗ 2: HTTP 503: maintenance (gave up after 4 attempts)\n');
     expect(result.stdout).toMatch(/ {2}✗ 12: ECONNRESET: .* \(after 4 attempts\)\n/);
     // Each retry is logged with the sync, the run and the record.
-    const retries = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    const retries = result.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(retries).toHaveLength(3 + 3 + 6);
     expect(retries.every((line) => line.msg === 'retrying a request' && line.sync === 'users' && line.runId === 1)).toBe(true);
   });

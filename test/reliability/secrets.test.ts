@@ -88,7 +88,11 @@ syncs:
   }
 
   const echoing = (status: number, key: string) =>
-    emulator.inject({ kind: 'status', status, body: { status: 'error', message: `key ${API_KEY} (${Buffer.from(`${API_KEY}:`).toString('base64')}) may not update ${key}` } }, 1, (request) => (request.body as { externalId: string }).externalId === key);
+    emulator.inject(
+      { kind: 'status', status, body: { status: 'error', message: `key ${API_KEY} (${Buffer.from(`${API_KEY}:`).toString('base64')}) may not update ${key}` } },
+      1,
+      (request) => (request.body as { externalId: string }).externalId === key,
+    );
 
   it('in any output, log, plan file, state file or event store, on success and failure paths', async () => {
     writeFile(dir, 'backflow.yaml', configText());
@@ -106,7 +110,8 @@ syncs:
     expect(sync.code).toBe(3);
     expect(sync.stdout).toContain('✗ 2: HTTP 400: key *** (***) may not update 2');
     expect((await cli(['sync', '--json'])).code).toBe(0);
-    for (const command of [['status'], ['status', '--json'], ['runs', '--json'], ['rejected'], ['rejected', '--json']]) expect((await cli(command)).code).toBe(0);
+    for (const command of [['status'], ['status', '--json'], ['runs', '--json'], ['rejected'], ['rejected', '--json']])
+      expect((await cli(command)).code).toBe(0);
     expect((await cli(['reset', '--sync', 'users'])).code).toBe(0);
     expect((await cli(['plan', '--out', path.join(dir, 'users.plan'), '--sync', 'users'])).code).toBe(2);
     expect((await cli(['sync', '--plan', path.join(dir, 'users.plan')])).code).toBe(0);
@@ -122,7 +127,11 @@ syncs:
     expect((await cli(['plan'], { WAREHOUSE_URL: base.replace(':5432', ':1') })).code).toBe(1);
     expect((await cli(['validate', '--connect'], { WAREHOUSE_URL: base.replace('/test?', '/no_such_db?') })).code).toBe(1);
     expect((await cli(['sync', '--plan', path.join(dir, 'users.plan')])).code).toBe(1);
-    const broken = writeFile(dir, 'broken.yaml', configText().replace('    retry:', '    apiKeyy: ${GAMIFY_KEY}\n    retry:').replace('primaryKey: id', 'primaryKey: [id]'));
+    const broken = writeFile(
+      dir,
+      'broken.yaml',
+      configText().replace('    retry:', '    apiKeyy: ${GAMIFY_KEY}\n    retry:').replace('primaryKey: id', 'primaryKey: [id]'),
+    );
     expect((await cli(['validate'], {}, broken)).code).toBe(1);
     expect((await cli(['sync'], {}, broken)).code).toBe(1);
     expect((await cli(['sync', '--json'], {}, broken)).code).toBe(1);
@@ -130,7 +139,8 @@ syncs:
     // The daemon: its logs and its HTTP answers.
     const daemon = new DaemonProcess(path.join(dir, 'backflow.yaml'), env());
     const url = await daemon.url();
-    for (const endpoint of ['/healthz', '/readyz', '/metrics']) seen.push({ where: `daemon ${endpoint}`, text: await (await fetch(`${url}${endpoint}`)).text() });
+    for (const endpoint of ['/healthz', '/readyz', '/metrics'])
+      seen.push({ where: `daemon ${endpoint}`, text: await (await fetch(`${url}${endpoint}`)).text() });
     daemon.signal('SIGTERM');
     await daemon.exited;
     seen.push({ where: 'daemon stdout', text: daemon.stdout }, { where: 'daemon stderr', text: daemon.stderr });
@@ -146,7 +156,12 @@ syncs:
         if (match) resolve(match[1]);
       });
     });
-    const accepted = await post(ingestUrl, '/v1/identify', { userId: 'v1', traits: { email: 'v1@example.com' }, messageId: 'm1', writeKey: WRITE_KEY }, { auth: null });
+    const accepted = await post(
+      ingestUrl,
+      '/v1/identify',
+      { userId: 'v1', traits: { email: 'v1@example.com' }, messageId: 'm1', writeKey: WRITE_KEY },
+      { auth: null },
+    );
     expect(accepted.status).toBe(200);
     const refused = await post(ingestUrl, '/v1/identify', { userId: 'v2', traits: {}, messageId: 'm2' }, { auth: `${WRITE_KEY}x:` });
     expect(refused.status).toBe(401);

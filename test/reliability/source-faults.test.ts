@@ -142,7 +142,7 @@ describe('a column that disappears from the warehouse', () => {
   it('stops the run before anything is sent, naming the column and what reads it', async () => {
     const workspace = workspaceFor(gamifyConfig({ url: emulator.url }), dir);
     expect((await runSync(workspace, workspace.syncNamed('users'))).counts.sent).toBe(5);
-    sqliteExec(path.join(dir, 'warehouse.db'), 'alter table users rename column email to email_address; update users set name = name || \'!\'');
+    sqliteExec(path.join(dir, 'warehouse.db'), "alter table users rename column email to email_address; update users set name = name || '!'");
 
     const run = await runSync(workspace, workspace.syncNamed('users'));
     expect(run.outcome).toBe('failed');

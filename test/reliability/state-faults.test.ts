@@ -84,9 +84,12 @@ describe('a state file locked by another process', () => {
   it('takes over a sync lock left by a process that died, and refuses one held on another host', async () => {
     const config = configWithState();
     expect((await cli(config, 'sync')).code).toBe(0);
-    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
     const insertLock = (pid: number, host: string) =>
-      sqliteExec(path.join(dir, 'state.db'), `insert or replace into locks (sync, pid, host, run_id, acquired_at) values ('users', ${pid}, '${host}', null, '2026-01-01T00:00:00.000Z')`);
+      sqliteExec(
+        path.join(dir, 'state.db'),
+        `insert or replace into locks (sync, pid, host, run_id, acquired_at) values ('users', ${pid}, '${host}', null, '2026-01-01T00:00:00.000Z')`,
+      );
 
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Changed' where id = 1");
     insertLock(dead, os.hostname());
@@ -115,7 +118,11 @@ describe.skipIf(!isRoot)('a read-only state file (needs root: chattr and mount)'
 
     const result = await cli(config, 'sync');
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^error: cannot write state file ${state}: it is read-only \\(SQLITE_[A-Z_]+\\)\\. Check the permissions of the file and its folder, and that its disk is mounted read-write\\.\\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^error: cannot write state file ${state}: it is read-only \\(SQLITE_[A-Z_]+\\)\\. Check the permissions of the file and its folder, and that its disk is mounted read-write\\.\\n$`,
+      ),
+    );
     expect(emulator.received).toHaveLength(6);
     expect(fs.readFileSync(state).equals(before)).toBe(true);
 
@@ -216,7 +223,7 @@ describe('a state file from an older schema version', () => {
 
   it('a database of another program (schema 0 with its own tables) is refused, not taken over', async () => {
     const state = path.join(dir, 'state.db');
-    sqliteExec(state, "create table invoices (id integer primary key, total real); insert into invoices values (1, 9.5)");
+    sqliteExec(state, 'create table invoices (id integer primary key, total real); insert into invoices values (1, 9.5)');
     const before = fs.readFileSync(state);
     const result = await cli(configWithState(), 'sync');
     expect(result.code).toBe(1);
@@ -247,7 +254,9 @@ describe('a damaged state file', () => {
       const result = await cli(config, command);
       expect(result.code, command).toBe(1);
       expect(result.stderr, command).toMatch(
-        new RegExp(`^error: state file ${state} is (not a valid Backflow state database|damaged) \\(.+\\)\\. It was not changed\\. Restore it from a backup, or move it aside to start over \\(every record will be sent again\\)\\.\\n$`),
+        new RegExp(
+          `^error: state file ${state} is (not a valid Backflow state database|damaged) \\(.+\\)\\. It was not changed\\. Restore it from a backup, or move it aside to start over \\(every record will be sent again\\)\\.\\n$`,
+        ),
       );
     }
     expect(fs.readFileSync(state).equals(before)).toBe(true);

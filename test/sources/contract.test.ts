@@ -134,7 +134,12 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
     await warehouse.insertUsers(contractUsers(2, 26));
     const third = await runSync(space, sync);
     expect(third).toMatchObject({ outcome: 'success', counts: { read: 3, changed: 1, added: 2, sent: 3 } });
-    expect(emulator.sentBodies.slice(25).map((body) => body.externalId).sort()).toEqual(['26', '27', '3']);
+    expect(
+      emulator.sentBodies
+        .slice(25)
+        .map((body) => body.externalId)
+        .sort(),
+    ).toEqual(['26', '27', '3']);
     expect(emulator.profile('3')?.tags).toEqual({ plan: 'enterprise', tier: 'gold' });
     expect(space.state.getCursor('users')).toBe('2026-02-01T00:00:00.500Z');
     expect((await runSync(space, sync)).counts).toMatchObject({ read: 0 });
@@ -144,7 +149,12 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
     const source = await reader();
     expect(await source.columns({ query: 'select id, email as mail from users', cursor: null, batchSize: 1 })).toEqual(['id', 'mail']);
     expect(
-      await source.columns({ query: `select id, updated_at from users where ${fixture.cursorIsNull} or updated_at > :cursor`, cursorColumn: 'updated_at', cursor: null, batchSize: 1 }),
+      await source.columns({
+        query: `select id, updated_at from users where ${fixture.cursorIsNull} or updated_at > :cursor`,
+        cursorColumn: 'updated_at',
+        cursor: null,
+        batchSize: 1,
+      }),
     ).toEqual(['id', 'updated_at']);
   });
 
@@ -173,7 +183,10 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   });
 
   it('reports mapping columns the query lacks with validate --connect', async () => {
-    const text = config(warehouse.source).replace('syncs:', 'syncs:\n  - { name: bad, source: warehouse, query: "select id, email from users", primaryKey: id, destination: gamify, mapping: { externalId: id, email: emial } }');
+    const text = config(warehouse.source).replace(
+      'syncs:',
+      'syncs:\n  - { name: bad, source: warehouse, query: "select id, email from users", primaryKey: id, destination: gamify, mapping: { externalId: id, email: emial } }',
+    );
     writeFile(dir, 'backflow.yaml', text);
     const result = await runCli(['--config', path.join(dir, 'backflow.yaml'), 'validate', '--connect', '--json'], { env });
     expect(result.code).toBe(1);
@@ -225,7 +238,11 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   });
 
   it('syncs the demo users with the demo config’s own mapping', async () => {
-    await warehouse.createTable('demo_users', DEMO_COLUMNS, Array.from({ length: 25 }, (_, index) => demoUser(index + 1)));
+    await warehouse.createTable(
+      'demo_users',
+      DEMO_COLUMNS,
+      Array.from({ length: 25 }, (_, index) => demoUser(index + 1)),
+    );
     const demo = fs
       .readFileSync(path.join(REPO, 'demo', 'backflow.yaml'), 'utf8')
       .replace(/ {2}warehouse:\n {4}type: sqlite\n {4}path: \.\/warehouse\.db/, `  warehouse: ${warehouse.source}`)

@@ -57,14 +57,31 @@ type Kind = 'key' | 'text' | 'timestamp' | 'decimal' | 'bigint' | 'json' | 'date
 type Dialect = Record<Kind, string>;
 
 export const USER_COLUMNS: [string, Kind][] = [
-  ['id', 'key'], ['name', 'text'], ['email', 'text'], ['country', 'text'], ['plan', 'text'], ['updated_at', 'timestamp'],
-  ['balance', 'decimal'], ['visits', 'bigint'], ['attrs', 'json'], ['birthday', 'date'], ['nickname', 'text'],
+  ['id', 'key'],
+  ['name', 'text'],
+  ['email', 'text'],
+  ['country', 'text'],
+  ['plan', 'text'],
+  ['updated_at', 'timestamp'],
+  ['balance', 'decimal'],
+  ['visits', 'bigint'],
+  ['attrs', 'json'],
+  ['birthday', 'date'],
+  ['nickname', 'text'],
 ];
 
 /** The demo warehouse's users table (demo/warehouse.ts), in any engine. */
 export const DEMO_COLUMNS: [string, Kind][] = [
-  ['id', 'key'], ['first_name', 'text'], ['last_name', 'text'], ['email', 'text'], ['country', 'text'], ['phone', 'text'],
-  ['device', 'text'], ['plan', 'text'], ['signup_source', 'text'], ['updated_at', 'timestamp'],
+  ['id', 'key'],
+  ['first_name', 'text'],
+  ['last_name', 'text'],
+  ['email', 'text'],
+  ['country', 'text'],
+  ['phone', 'text'],
+  ['device', 'text'],
+  ['plan', 'text'],
+  ['signup_source', 'text'],
+  ['updated_at', 'timestamp'],
 ];
 
 type Value = string | number | null;
@@ -206,7 +223,15 @@ export const mysqlFixture: SourceFixture = {
       await admin.end();
     });
     return warehouse({
-      dialect: { key: 'bigint primary key', text: 'varchar(200)', timestamp: 'datetime(3)', decimal: 'decimal(12,2)', bigint: 'bigint', json: 'json', date: 'date' },
+      dialect: {
+        key: 'bigint primary key',
+        text: 'varchar(200)',
+        timestamp: 'datetime(3)',
+        decimal: 'decimal(12,2)',
+        bigint: 'bigint',
+        json: 'json',
+        date: 'date',
+      },
       source: `{ type: mysql, url: "mysql://root@127.0.0.1:3306/${database}" }`,
       placeholder: () => '?',
       timestampValue: withoutZone,
@@ -246,7 +271,8 @@ export const duckdbFixture: SourceFixture = {
         withConnection(async (connection) => {
           for (const row of rows ?? [undefined]) await connection.run(sql, row);
         }),
-      count: (table) => withConnection(async (connection) => Number((await connection.runAndReadAll(`select count(*) as n from ${table}`)).getRowObjectsJS()[0].n)),
+      count: (table) =>
+        withConnection(async (connection) => Number((await connection.runAndReadAll(`select count(*) as n from ${table}`)).getRowObjectsJS()[0].n)),
     });
   },
 };

@@ -17,7 +17,11 @@ function warehouse(count: number): string {
 }
 
 const read = (dir: string, query: string, batchSize = 10) =>
-  readInWorker({ source: { name: 'warehouse', config: { type: 'sqlite', path: './warehouse.db' } as never, configDir: dir }, request: { query, cursor: null, batchSize }, hashing });
+  readInWorker({
+    source: { name: 'warehouse', config: { type: 'sqlite', path: './warehouse.db' } as never, configDir: dir },
+    request: { query, cursor: null, batchSize },
+    hashing,
+  });
 
 describe('reading a source in a worker thread', () => {
   it('yields every row in order, in batches, each row with the hash the engine would compute', async () => {

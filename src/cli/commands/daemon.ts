@@ -4,9 +4,7 @@ import { startIngest } from '../../ingest/index.js';
 import { load, type GlobalOptions } from '../context.js';
 
 /** Services started and stopped with the daemon: the Segment ingest endpoints of `segment` sources. */
-export const daemonServices: DaemonService[] = [
-  { name: 'segment ingest', start: (loaded, metrics) => startIngest(loaded, { onEvent: metrics.ingestEvent }) },
-];
+export const daemonServices: DaemonService[] = [{ name: 'segment ingest', start: (loaded, metrics) => startIngest(loaded, { onEvent: metrics.ingestEvent }) }];
 
 export async function daemonCommand(options: GlobalOptions): Promise<number> {
   const code = await runDaemon({ load: () => load(options), services: daemonServices, exit: (status) => process.exit(status) });

@@ -10,7 +10,8 @@ export async function ingestCommand(options: GlobalOptions): Promise<number> {
   const names = Object.entries(loaded.config.sources)
     .filter(([, source]) => (source as { type: string }).type === 'segment')
     .map(([name]) => name);
-  if (names.length === 0) throw new UsageError(`${loaded.file} has no segment source: add one under sources (type: segment, listen, writeKeys) to serve Segment events`);
+  if (names.length === 0)
+    throw new UsageError(`${loaded.file} has no segment source: add one under sources (type: segment, listen, writeKeys) to serve Segment events`);
 
   const counts = { accepted: 0, duplicates: 0, refused: 0 };
   const ingest = await startIngest(loaded, {
@@ -26,7 +27,9 @@ export async function ingestCommand(options: GlobalOptions): Promise<number> {
   });
   const endpoints = names.map((source, index) => ({ source, url: ingest.addresses[index] }));
   if (options.json) printJson({ listening: endpoints });
-  else for (const { source, url } of endpoints) print(`source ${source}: listening on ${url} (POST /v1/batch, /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias)`);
+  else
+    for (const { source, url } of endpoints)
+      print(`source ${source}: listening on ${url} (POST /v1/batch, /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias)`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -24,7 +24,14 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
     print(
       table(
         ['SYNC', 'DESTINATION', 'RECORDS', 'LAST RUN', 'OUTCOME', 'COUNTS'],
-        rows.map((row) => [row.sync, row.destination, row.records, row.lastRun?.started_at ?? 'never', row.lastRun?.outcome ?? '', row.lastRun ? counts(row.lastRun.counts) : '']),
+        rows.map((row) => [
+          row.sync,
+          row.destination,
+          row.records,
+          row.lastRun?.started_at ?? 'never',
+          row.lastRun?.outcome ?? '',
+          row.lastRun ? counts(row.lastRun.counts) : '',
+        ]),
       ),
     );
     return 0;
@@ -39,7 +46,12 @@ export async function runsCommand(options: GlobalOptions & { sync?: string; limi
       printJson({ runs: runs.map((run) => ({ ...run, counts: JSON.parse(run.counts), issues: workspace.state.runIssues(run.id, 100) })) });
       return 0;
     }
-    print(table(['RUN', 'SYNC', 'STARTED', 'ENDED', 'OUTCOME', 'COUNTS', 'ERROR'], runs.map((run) => [run.id, run.sync, run.started_at, run.ended_at, run.outcome, counts(run.counts), run.error])));
+    print(
+      table(
+        ['RUN', 'SYNC', 'STARTED', 'ENDED', 'OUTCOME', 'COUNTS', 'ERROR'],
+        runs.map((run) => [run.id, run.sync, run.started_at, run.ended_at, run.outcome, counts(run.counts), run.error]),
+      ),
+    );
     return 0;
   });
 }
@@ -56,7 +68,12 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
       print('No rejected records.');
       return 0;
     }
-    print(table(['SYNC', 'KEY', 'STATUS', 'ATTEMPTS', 'LAST TRIED', 'REASON'], rejections.map((r) => [r.sync, r.key, r.status, r.attempts, r.last_at, r.reason])));
+    print(
+      table(
+        ['SYNC', 'KEY', 'STATUS', 'ATTEMPTS', 'LAST TRIED', 'REASON'],
+        rejections.map((r) => [r.sync, r.key, r.status, r.attempts, r.last_at, r.reason]),
+      ),
+    );
     print('\nEach is retried on the next run.');
     return 0;
   });

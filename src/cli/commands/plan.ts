@@ -61,7 +61,9 @@ export async function planCommand(options: PlanCommandOptions): Promise<number> 
     const plans: SyncPlan[] = [];
     try {
       for (const sync of syncs) {
-        plans.push(await planSync(workspace, sync, { full: options.full, show: options.show, onSendable: writer && ((record) => writer.add(sync.name, record)) }));
+        plans.push(
+          await planSync(workspace, sync, { full: options.full, show: options.show, onSendable: writer && ((record) => writer.add(sync.name, record)) }),
+        );
       }
     } finally {
       writer?.close();

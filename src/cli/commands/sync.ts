@@ -40,36 +40,45 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
   const observer: DeliveryObserver = {
     retry: (destination, reason, context) => logFor(context.sync).warn({ destination, reason, key: context.key }, 'retrying a request'),
   };
-  return withWorkspace(options, false, async (workspace) => {
-    const summaries: RunSummary[] = [];
-    const status = new StatusLine();
-    let syncs = workspace.selectSyncs(options.sync);
-    let header: Awaited<ReturnType<typeof readPlanHeader>> | undefined;
-    if (options.plan) {
-      header = await readPlanHeader(options.plan);
-      if (header.configHash !== configHash(workspace.config)) {
-        throw new UsageError(`the config changed since ${options.plan} was made: make the plan again (backflow plan --out ${options.plan})`);
-      }
-      syncs = syncs.filter((sync) => sync.name in header!.generations);
-      for (const sync of syncs) {
-        if (workspace.state.generation(sync.name) !== header.generations[sync.name]) {
-          throw new UsageError(`the state of sync "${sync.name}" changed since ${options.plan} was made (another run happened): make the plan again`);
+  return withWorkspace(
+    options,
+    false,
+    async (workspace) => {
+      const summaries: RunSummary[] = [];
+      const status = new StatusLine();
+      let syncs = workspace.selectSyncs(options.sync);
+      let header: Awaited<ReturnType<typeof readPlanHeader>> | undefined;
+      if (options.plan) {
+        header = await readPlanHeader(options.plan);
+        if (header.configHash !== configHash(workspace.config)) {
+          throw new UsageError(`the config changed since ${options.plan} was made: make the plan again (backflow plan --out ${options.plan})`);
+        }
+        syncs = syncs.filter((sync) => sync.name in header!.generations);
+        for (const sync of syncs) {
+          if (workspace.state.generation(sync.name) !== header.generations[sync.name]) {
+            throw new UsageError(`the state of sync "${sync.name}" changed since ${options.plan} was made (another run happened): make the plan again`);
+          }
         }
       }
-    }
-    for (const sync of syncs) {
-      const summary = await runSync(workspace, sync, {
-        full: options.full,
-        planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
-        onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
-        onProgress: (c) => status.update(`${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`),
-      });
-      status.done();
-      if (summary.outcome === 'stopped' || summary.outcome === 'failed') logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
-      summaries.push(summary);
-      if (!options.json) for (const line of describeSummary(summary)) print(line);
-    }
-    if (options.json) printJson({ runs: summaries });
-    return exitCodeFor(summaries);
-  }, observer);
+      for (const sync of syncs) {
+        const summary = await runSync(workspace, sync, {
+          full: options.full,
+          planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
+          onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
+          onProgress: (c) =>
+            status.update(
+              `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
+            ),
+        });
+        status.done();
+        if (summary.outcome === 'stopped' || summary.outcome === 'failed')
+          logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
+        summaries.push(summary);
+        if (!options.json) for (const line of describeSummary(summary)) print(line);
+      }
+      if (options.json) printJson({ runs: summaries });
+      return exitCodeFor(summaries);
+    },
+    observer,
+  );
 }

@@ -29,7 +29,10 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
           const columns = await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 });
           const needed = [sync.primaryKey, ...(sync.cursor ? [sync.cursor] : []), ...mappingColumns(sync.mapping)];
           for (const column of missingColumns(needed, columns)) {
-            problems.push({ sync: sync.name, message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})` });
+            problems.push({
+              sync: sync.name,
+              message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})`,
+            });
           }
         } catch (error) {
           problems.push({ sync: sync.name, message: `cannot run the query: ${(error as Error).message}` });
