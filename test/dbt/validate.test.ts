@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { runCli, tempDir, writeFile } from '../helpers/index.js';
+import { runCli, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 import { manifest, writeManifest, withSchemaVersion, runResults, type ModelSpec } from './artifacts.js';
 import { dbtConfig, modelSync } from './config-text.js';
 
@@ -43,6 +43,16 @@ describe('validate with a dbt manifest', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('sync "users": dbt model shop.dim_users → main."dim_users"; primary key id (its unique test unique_dim_users_id)');
+  });
+
+  it('with --connect, reads each model and names the model and relation that is missing from the warehouse', async () => {
+    const { dir, file } = project(modelSync('users', 'dim_users'));
+    sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(1));
+    const result = await runCli(['validate', '--connect', '-c', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      `sync "users": cannot run the query: source "warehouse" (sqlite): no such table: main.dim_users. Sync "users" reads dbt model shop.dim_users as main."dim_users"`,
+    );
   });
 
   it('reports an unknown model at its line and column, with the closest model names', async () => {
