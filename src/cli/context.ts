@@ -1,5 +1,6 @@
 // What every command starts with: the config loaded, secrets registered, the state opened.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { SyncConfig } from '../config/schema.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { registerSecrets } from '../redact.js';
@@ -32,4 +33,11 @@ export async function withWorkspace<T>(
     await workspace.close();
     state.close();
   }
+}
+
+/** A model-backed sync's source, as validate and plan print it. */
+export function describeModel(sync: SyncConfig): string {
+  const model = sync.dbtModel;
+  if (!model) return '';
+  return `dbt ${model.resourceType} ${model.qualifiedName} → ${model.relation}; primary key ${sync.primaryKey} (${model.primaryKeyFrom})`;
 }

@@ -48,6 +48,7 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .option('-s, --sync <name>', 'only this sync')
     .option('--full', 'read every row, ignoring the incremental cursor')
     .option('--plan <file>', 'send exactly a saved plan (refused if the state or config changed)')
+    .option('--dbt-run-results <file>', "after a dbt job: run only the syncs whose dbt models it built successfully (dbt's target/run_results.json)")
     .action(action(async (options) => (await import('./commands/sync.js')).syncCommand(options as never)));
 
   program

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { connectorFor } from '../../connectors/index.js';
+import { resolveModels } from '../dbt/config.js';
+import type { DbtManifest } from '../dbt/manifest.js';
 import { sourceTypeFor } from '../sources/index.js';
 import { interpolate } from './env.js';
 import { referenceIssues } from './references.js';
@@ -41,6 +43,8 @@ export interface LoadedConfig {
   secrets: string[];
   /** Absolute path of the state file. */
   statePath: string;
+  /** The dbt manifest named by `dbt.manifest`, indexed (for --dbt-run-results). */
+  dbtManifest?: DbtManifest;
 }
 
 type PathKey = string | number;
@@ -142,12 +146,22 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
   }
   for (const issue of referenceIssues(raw)) at(nodeAt(doc, issue.path)?.range?.[0] ?? 0, issue.path, issue.message);
+  const dir = path.dirname(path.resolve(file));
+  const dbt = resolveModels(raw, dir);
+  for (const issue of dbt.issues) at(nodeAt(doc, issue.path)?.range?.[0] ?? 0, issue.path, issue.message);
   if (issues.length > 0) {
     issues.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ConfigError(issues);
   }
 
   const config = parsed.data as Config;
+  // A dbt model becomes the query the engine runs; the relation name is dbt's, quoted for its adapter.
+  for (const [index, { model, primaryKey }] of dbt.models) {
+    const sync = config.syncs[index];
+    sync.query = `select * from ${model.relation}`;
+    sync.dbtModel = model;
+    if (primaryKey) sync.primaryKey = primaryKey;
+  }
   // A source with its own key and change order (segment) fills what the sync left out; references
   // already refused a missing primaryKey for every other source.
   for (const sync of config.syncs) {
@@ -159,8 +173,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     // No mapping: the connector's suggested mapping from common column names.
     sync.mapping ??= { ...connectorFor((config.destinations[sync.destination] as { type: string }).type).defaults.mapping };
   }
-  const dir = path.dirname(path.resolve(file));
-  return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path) };
+  return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path), dbtManifest: dbt.manifest };
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

@@ -47,8 +47,15 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
         add(`no source named "${entry.source}": expected one of ${listOf(Object.keys(sources))}`, 'source');
       } else if (isRecord(source)) {
         const sourceType = (sourceTypes as Record<string, SourceType | undefined>)[String(source.type)];
-        if (sourceType?.needsQuery && !entry.query) add(`a ${String(source.type)} source needs a query: add query: select … to this sync`, 'source');
+        const model = entry.model !== undefined;
+        if (sourceType?.needsQuery && !entry.query && !model) {
+          add(`a ${String(source.type)} source needs a query: add query: select … (or model: a dbt model) to this sync`, 'source');
+        }
         if (sourceType && !sourceType.needsQuery && entry.query !== undefined) add(`a ${String(source.type)} source takes no query: remove it`, 'query');
+        if (sourceType && !sourceType.needsQuery && model) add(`a ${String(source.type)} source reads no dbt model: remove model`, 'model');
+        if (sourceType?.needsQuery && model && entry.query !== undefined) add('a sync reads a query or a dbt model, not both: remove one', 'model');
+        if (model && !isRecord(config.dbt))
+          add('model needs the dbt manifest: add dbt: { manifest: ./target/manifest.json } at the top of the config', 'model');
         const notARead = sourceType?.needsQuery && typeof entry.query === 'string' && entry.allowNonSelect !== true ? notAReadReason(entry.query) : undefined;
         if (notARead) {
           add(
@@ -56,7 +63,8 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
             'query',
           );
         }
-        if (sourceType && !sourceType.defaults && entry.primaryKey === undefined) {
+        // A dbt model may declare its key: resolving the model (src/dbt/config.ts) says when it does not.
+        if (sourceType && !sourceType.defaults && entry.primaryKey === undefined && !(model && sourceType.needsQuery)) {
           add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');
         }
       }

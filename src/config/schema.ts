@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { connectors } from '../../connectors/index.js';
 import { TRANSFORM_NAMES } from '../mapping/transforms.js';
+import type { SyncModel } from '../dbt/config.js';
 import { sourceTypes } from '../sources/index.js';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "-" or "." (starting with a letter or digit)');
@@ -106,13 +107,26 @@ const sync = z.strictObject({
   name: name.describe('Unique name of the sync; state is kept per name.'),
   source: z.string().describe('Name of an entry in sources.'),
   query: z.string().min(1).optional().describe('SQL that returns one row per record (SQL sources).'),
+  model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Instead of query: a dbt model (or seed, snapshot) to read, resolved through dbt.manifest: dim_users, shop.dim_users, ref('dim_users'), ref('shop', 'dim_users'), ref('dim_users', v=2).",
+    ),
   allowNonSelect: z
     .boolean()
     .default(false)
     .describe(
       'Run a query that is not a plain read (SELECT, WITH … SELECT, VALUES, TABLE, DuckDB FROM …), e.g. CALL a procedure that returns rows. The source still runs it read-only where the engine allows.',
     ),
-  primaryKey: z.string().min(1).optional().describe('Column that identifies a record (required, except from a source with its own key: segment uses userId).'),
+  primaryKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Column that identifies a record. Required, except from a source with its own key (segment uses userId) or for a dbt model that declares one (meta backflow.primary_key, a primary_key constraint, or a unique test).',
+    ),
   cursor: z
     .string()
     .min(1)
@@ -136,6 +150,12 @@ const configObject = z.strictObject({
     .default({ path: './.backflow/state.db' }),
   sources: z.record(name, source).describe('Where records come from.'),
   destinations: z.record(name, destination).describe('Where records go.'),
+  dbt: z
+    .strictObject({
+      manifest: z.string().min(1).describe("dbt's target/manifest.json, relative to the config file (manifest v10 to v12: dbt 1.6 to 1.10)."),
+    })
+    .optional()
+    .describe('A dbt project whose models syncs can read with model: instead of query:.'),
   syncs: z.array(sync).min(1, 'define at least one sync').describe('Each sync maps one source query to one destination.'),
   daemon: z
     .strictObject({
@@ -154,9 +174,11 @@ export const configSchema = configObject;
 type ParsedConfig = z.output<typeof configSchema>;
 /**
  * A sync once loaded: its primaryKey (and cursor) filled from the source type's defaults, and its
- * mapping from the connector's suggested mapping, when left out.
+ * mapping from the connector's suggested mapping, when left out. A sync that names a dbt `model`
+ * has its `query` (select * from the model's relation) and, unless set, its primaryKey from the
+ * manifest, with the model in `dbtModel`.
  */
-export type SyncConfig = ParsedConfig['syncs'][number] & { primaryKey: string; mapping: Record<string, MappingValue> };
+export type SyncConfig = ParsedConfig['syncs'][number] & { primaryKey: string; mapping: Record<string, MappingValue>; dbtModel?: SyncModel };
 export type Config = Omit<ParsedConfig, 'syncs'> & { syncs: SyncConfig[] };
 export type MappingValue = z.output<typeof mappingValue>;
 export type DestinationConfig = Config['destinations'][string] & {

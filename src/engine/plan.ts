@@ -1,5 +1,6 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
 import type { SourceConfig, SyncConfig } from '../config/schema.js';
+import { explainModelReads } from '../dbt/stale.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import type { Workspace } from './workspace.js';
@@ -54,11 +55,14 @@ export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt:
 
 /** The sync's rows from its source, past `cursor` (null: every row), in hashed batches. */
 export function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown): AsyncIterable<HashedBatch> {
-  return readInWorker({
-    source: { name: sync.source, config: workspace.config.sources[sync.source] as SourceConfig, configDir: workspace.loaded.dir },
-    request: { query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize },
-    hashing: { connectorType: workspace.connectorOf(sync).type, mapping: sync.mapping },
-  });
+  return explainModelReads(
+    sync,
+    readInWorker({
+      source: { name: sync.source, config: workspace.config.sources[sync.source] as SourceConfig, configDir: workspace.loaded.dir },
+      request: { query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize },
+      hashing: { connectorType: workspace.connectorOf(sync).type, mapping: sync.mapping },
+    }),
+  );
 }
 
 export async function planSync(workspace: Workspace, sync: SyncConfig, options: PlanOptions = {}): Promise<SyncPlan> {

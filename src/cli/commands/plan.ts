@@ -2,7 +2,8 @@
 import { planSync, type SyncPlan } from '../../engine/plan.js';
 import type { PlannedRecord } from '../../plan/classify.js';
 import { configHash, PLAN_FORMAT, PlanFileWriter } from '../../plan/plan-file.js';
-import { withWorkspace, type GlobalOptions } from '../context.js';
+import type { SyncConfig } from '../../config/schema.js';
+import { describeModel, withWorkspace, type GlobalOptions } from '../context.js';
 import { n, print, printJson, show } from '../output.js';
 
 export interface PlanCommandOptions extends GlobalOptions {
@@ -35,11 +36,12 @@ function describeRecord(record: PlannedRecord): string[] {
   }
 }
 
-export function describePlan(plan: SyncPlan): string[] {
+export function describePlan(plan: SyncPlan, sync?: SyncConfig): string[] {
   const c = plan.counts;
   const read = plan.full ? 'full read' : `incremental read from ${plan.cursor?.column} > ${show(plan.cursor?.from)}`;
   return [
     `Sync ${plan.sync} → ${plan.destination} (${read})`,
+    ...(sync?.dbtModel ? [`  reads ${describeModel(sync)}`] : []),
     `  + ${n(c.added)} added   ~ ${n(c.changed)} changed   ↻ ${n(c.retry)} retry   = ${n(c.unchanged)} unchanged   - ${n(c.removed)} removed   ! ${n(c.invalid)} invalid`,
     `  ${n(plan.requests)} request${plan.requests === 1 ? '' : 's'} would be sent.`,
     ...plan.records.flatMap(describeRecord),
@@ -70,11 +72,20 @@ export async function planCommand(options: PlanCommandOptions): Promise<number> 
     }
     const requests = plans.reduce((total, plan) => total + plan.requests, 0);
     if (options.json) {
-      printJson({ requests, syncs: plans, ...(options.out ? { savedTo: options.out } : {}), ...(workspace.state.note ? { note: workspace.state.note } : {}) });
+      const withModels = plans.map((plan) => {
+        const { dbtModel } = workspace.syncNamed(plan.sync);
+        return dbtModel ? { ...plan, dbtModel } : plan;
+      });
+      printJson({
+        requests,
+        syncs: withModels,
+        ...(options.out ? { savedTo: options.out } : {}),
+        ...(workspace.state.note ? { note: workspace.state.note } : {}),
+      });
     } else {
       if (workspace.state.note) print(`note: ${workspace.state.note}`);
       for (const plan of plans) {
-        for (const line of describePlan(plan)) print(line);
+        for (const line of describePlan(plan, workspace.syncNamed(plan.sync))) print(line);
         print();
       }
       print(requests > 0 ? `Plan: ${n(requests)} request${requests === 1 ? '' : 's'} to send. Run backflow sync to send them.` : 'Plan: nothing to send.');

@@ -5,12 +5,14 @@ import { UsageError } from '../../engine/workspace.js';
 import { runLogger, type Logger } from '../../log.js';
 import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
+import { followDbtRun, type DbtSelection } from './follow-dbt.js';
 import { n, print, printJson, StatusLine } from '../output.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
   sync?: string;
   full?: boolean;
   plan?: string;
+  dbtRunResults?: string;
 }
 
 /** Exit codes: 0 every record confirmed, 3 some rejected or failed (others sent), 1 stopped or failed. */
@@ -33,6 +35,16 @@ function describeSummary(summary: RunSummary): string[] {
   ];
 }
 
+function describeDbtSelection(dbt: DbtSelection): string[] {
+  const { results } = dbt;
+  const from = [results.invocationId && `invocation ${results.invocationId}`, results.generatedAt].filter(Boolean).join(', ');
+  return [
+    `dbt run ${results.file}${from ? ` (${from})` : ''}: ${dbt.run.length} sync${dbt.run.length === 1 ? '' : 's'} to run, ${dbt.skipped.length} skipped`,
+    ...dbt.skipped.map((skip) => `  skipped ${skip.sync}: ${skip.message}`),
+    ...dbt.warnings.map((warning) => `  warning ${warning.sync}: ${warning.message}`),
+  ];
+}
+
 export async function syncCommand(options: SyncCommandOptions): Promise<number> {
   // Warnings go to the log (stderr), naming the run; the summary stays on stdout.
   const logs = new Map<string, Logger>();
@@ -47,6 +59,13 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       const summaries: RunSummary[] = [];
       const status = new StatusLine();
       let syncs = workspace.selectSyncs(options.sync);
+      let dbt: DbtSelection | undefined;
+      if (options.dbtRunResults) {
+        if (options.plan) throw new UsageError('--plan sends exactly a saved plan: it does not combine with --dbt-run-results');
+        dbt = followDbtRun(workspace, syncs, options.dbtRunResults);
+        syncs = dbt.run;
+        if (!options.json) for (const line of describeDbtSelection(dbt)) print(line);
+      }
       let header: Awaited<ReturnType<typeof readPlanHeader>> | undefined;
       if (options.plan) {
         header = await readPlanHeader(options.plan);
@@ -76,8 +95,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
         summaries.push(summary);
         if (!options.json) for (const line of describeSummary(summary)) print(line);
       }
-      if (options.json) printJson({ runs: summaries });
-      return exitCodeFor(summaries);
+      if (options.json) printJson({ runs: summaries, ...(dbt ? { dbt: { runResults: dbt.results.file, skipped: dbt.skipped, warnings: dbt.warnings } } : {}) });
+      // A sync held back because dbt failed its model leaves the destination behind: that is a failure.
+      return dbt?.skipped.some((skip) => skip.failed) ? 1 : exitCodeFor(summaries);
     },
     observer,
   );

@@ -4,7 +4,8 @@ import type { SourceConfig } from '../../config/schema.js';
 import { mappingColumns, missingColumns } from '../../mapping/index.js';
 import type { SourceReader } from '../../sources/contract.js';
 import { openSource } from '../../sources/index.js';
-import { load, type GlobalOptions } from '../context.js';
+import { explainModelError } from '../../dbt/stale.js';
+import { describeModel, load, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 
 interface ConnectProblem {
@@ -31,11 +32,11 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
           for (const column of missingColumns(needed, columns)) {
             problems.push({
               sync: sync.name,
-              message: `the ${sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})`,
+              message: `the ${sync.dbtModel ? `dbt model ${sync.dbtModel.qualifiedName}` : sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})`,
             });
           }
         } catch (error) {
-          problems.push({ sync: sync.name, message: `cannot run the query: ${(error as Error).message}` });
+          problems.push({ sync: sync.name, message: `cannot run the query: ${(explainModelError(sync, error) as Error).message}` });
         }
       }
     } finally {
@@ -43,12 +44,14 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
     }
   }
 
+  const models = config.syncs.flatMap((sync) => (sync.dbtModel ? [{ sync: sync.name, primaryKey: sync.primaryKey, ...sync.dbtModel }] : []));
   if (options.json) {
-    printJson({ valid: problems.length === 0, file: loaded.file, syncs: config.syncs.map((sync) => sync.name), problems });
+    printJson({ valid: problems.length === 0, file: loaded.file, syncs: config.syncs.map((sync) => sync.name), models, problems });
   } else if (problems.length > 0) {
     for (const problem of problems) print(`${loaded.file}: sync "${problem.sync}": ${problem.message}`);
   } else {
     print(`${loaded.file}: valid (${config.syncs.length} sync${config.syncs.length === 1 ? '' : 's'}${options.connect ? ', every source query ran' : ''})`);
+    for (const sync of config.syncs) if (sync.dbtModel) print(`  sync "${sync.name}": ${describeModel(sync)}`);
   }
   return problems.length === 0 ? 0 : 1;
 }
