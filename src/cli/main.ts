@@ -61,6 +61,14 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .description("serve only the Segment-compatible endpoints of the config's segment sources, until SIGINT/SIGTERM")
     .action(action(async (options) => (await import('./commands/ingest.js')).ingestCommand(options as never)));
 
+  program
+    .command('alert')
+    .description('alert tools')
+    .command('test')
+    .description('send a sample message to an alert (or to each) and report what the endpoint answered; exit 1 when one was not delivered')
+    .option('-a, --alert <name>', 'only this alert')
+    .action(action(async (options) => (await import('./commands/alert.js')).alertTestCommand(options as never)));
+
   const inspect = () => import('./commands/inspect.js');
   program
     .command('status')

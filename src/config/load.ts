@@ -187,7 +187,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   return parseConfig(text, file, env);
 }
 
-/** Every secret value in the config: connector secrets, and source secrets with their passwords. */
+/**
+ * Every secret value in the config: connector secrets, source secrets with their passwords, and each
+ * alert's URL (a Slack webhook URL carries its token) and signing secret.
+ */
 function secretValues(config: Config): string[] {
   const values = new Set<string>();
   for (const destination of Object.values<Record<string, unknown>>(config.destinations)) {
@@ -205,6 +208,12 @@ function secretValues(config: Config): string[] {
         if (password) values.add(password);
       }
     }
+  }
+  for (const alert of config.alerts) {
+    values.add(alert.url);
+    const password = urlPassword(alert.url);
+    if (password) values.add(password);
+    if (alert.type === 'webhook' && alert.secret) values.add(alert.secret);
   }
   return [...values];
 }

@@ -5,6 +5,7 @@ import { connectors } from '../../connectors/index.js';
 import type { SourceType } from '../sources/contract.js';
 import { sourceTypes } from '../sources/index.js';
 import { notAReadReason } from '../sources/sql.js';
+import { unknownName } from './closest.js';
 import { fieldExists } from './payload-fields.js';
 
 export interface ReferenceIssue {
@@ -93,6 +94,27 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
     if (typeof entry.timezone === 'string' && !isValidTimezone(entry.timezone)) {
       add(`"${entry.timezone}" is not an IANA time zone, e.g. UTC or Europe/Berlin`, 'timezone');
     }
+  });
+  issues.push(...alertIssues(config, syncs));
+  return issues;
+}
+
+/** Alerts: unique names, and every sync an alert names exists. */
+function alertIssues(config: Raw, syncs: unknown[]): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const alerts = Array.isArray(config.alerts) ? config.alerts : [];
+  const syncNames = syncs.flatMap((entry) => (isRecord(entry) && typeof entry.name === 'string' ? [entry.name] : []));
+  const names = new Set<unknown>();
+  alerts.forEach((entry: unknown, index) => {
+    if (!isRecord(entry)) return;
+    if (names.has(entry.name)) issues.push({ path: ['alerts', index, 'name'], message: `another alert is already named "${String(entry.name)}"` });
+    names.add(entry.name);
+    if (!Array.isArray(entry.syncs)) return;
+    entry.syncs.forEach((sync: unknown, position) => {
+      if (typeof sync === 'string' && !syncNames.includes(sync)) {
+        issues.push({ path: ['alerts', index, 'syncs', position], message: unknownName('sync', sync, syncNames) });
+      }
+    });
   });
   return issues;
 }

@@ -142,6 +142,80 @@ const sync = z.strictObject({
     .describe("Destination field <- source. Leave it out to use the connector's suggested mapping (its README lists it)."),
 });
 
+/** Run outcomes an alert can be told to notify on. */
+export const ALERT_OUTCOMES = ['success', 'partial', 'failed', 'stopped', 'interrupted'] as const;
+export const DEFAULT_ALERT_OUTCOMES = ['failed', 'stopped', 'partial'] as const;
+
+const alertOutcome = z.enum(ALERT_OUTCOMES, {
+  error: (issue) => `unknown outcome ${JSON.stringify(issue.input)}: expected one of ${ALERT_OUTCOMES.join(', ')}`,
+});
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+// Never echo the value: a Slack webhook URL carries its token, and a config error is printed before
+// the secrets are registered for redaction.
+const alertUrl = z.string().refine(isHttpUrl, 'expected an http:// or https:// URL, e.g. https://hooks.slack.com/services/…');
+
+const wholeNumber = z.number().int('must be a whole number').min(0, 'must be 0 or more');
+
+/** Settings every alert has, whatever its type. */
+const alertCommon = {
+  name: name.describe('Names the alert in logs, metrics and backflow alert test.'),
+  on: z
+    .array(alertOutcome)
+    .min(1, 'list at least one outcome, e.g. on: [failed, stopped]')
+    .default([...DEFAULT_ALERT_OUTCOMES])
+    .describe(`Run outcomes that send a message: ${ALERT_OUTCOMES.join(', ')}. Default: ${DEFAULT_ALERT_OUTCOMES.join(', ')}.`),
+  syncs: z
+    .array(z.string().min(1))
+    .min(1, 'list at least one sync, or leave syncs out to cover every sync')
+    .optional()
+    .describe('Only runs of these syncs send a message. Default: every sync.'),
+  rejectedAbove: z
+    .union([wholeNumber, z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(wholeNumber)])
+    .optional()
+    .describe(
+      'Also send a message for a run, whatever its outcome, that refused more than this many records (rejected by the destination plus invalid against its payload schema).',
+    ),
+  timeoutSeconds: positiveNumber
+    .pipe(z.number().max(30, 'at most 30: an alert must never hold up a run'))
+    .default(5)
+    .describe('The most one message may take, retries included (default 5, at most 30).'),
+};
+
+const alert = z.discriminatedUnion(
+  'type',
+  [
+    z
+      .strictObject({
+        type: z.literal('webhook'),
+        ...alertCommon,
+        url: alertUrl.describe('Where the JSON is POSTed. A secret: never printed or logged.'),
+        secret: z
+          .string()
+          .min(16, 'a signing secret needs at least 16 characters, e.g. the output of: openssl rand -hex 32')
+          .optional()
+          .describe('Signs each body: header X-Backflow-Signature: sha256=<hex HMAC-SHA256 of the body>. A secret: never printed or logged.'),
+      })
+      .describe('A JSON POST, signed with HMAC-SHA256 when a secret is set.'),
+    z
+      .strictObject({
+        type: z.literal('slack'),
+        ...alertCommon,
+        url: alertUrl.describe('The Slack incoming-webhook URL (https://hooks.slack.com/services/…). A secret: it carries its token.'),
+      })
+      .describe('A message to a Slack incoming webhook.'),
+  ],
+  { error: () => 'unknown alert type: expected webhook or slack' },
+);
+
 const configObject = z.strictObject({
   $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
   version: z.literal(1, { error: 'expected version: 1' }),
@@ -167,6 +241,10 @@ const configObject = z.strictObject({
     })
     .default({ listen: '127.0.0.1:9464', shutdownGraceSeconds: 30 })
     .describe('The daemon: /healthz, /readyz, /metrics and its shutdown grace.'),
+  alerts: z
+    .array(alert)
+    .default([])
+    .describe('Messages sent after a run (backflow sync or the daemon) whose outcome calls for one: a signed webhook or Slack.'),
 });
 
 export const configSchema = configObject;
@@ -189,3 +267,5 @@ export type DestinationConfig = Config['destinations'][string] & {
   retry: z.output<typeof retry>;
 };
 export type SourceConfig = Config['sources'][string] & { type: string };
+export type AlertConfig = Config['alerts'][number];
+export type AlertOutcome = (typeof ALERT_OUTCOMES)[number];

@@ -1,5 +1,6 @@
 // `backflow daemon`: runs every sync on its schedule, serves /healthz, /readyz and /metrics, reloads
 // the config on SIGHUP, and on SIGTERM/SIGINT lets in-flight requests finish before it exits.
+import { AlertNotifier } from '../alerts/notifier.js';
 import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
@@ -31,7 +32,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   let loaded = options.load();
   const metrics = new DaemonMetrics();
   const state = StateStore.open(loaded.statePath);
-  const runner = new Runner(loaded.statePath, metrics, log);
+  const alerts = new AlertNotifier({ via: 'daemon', log, onResult: (alert, result) => metrics.alertResult(alert, result) });
+  const runner = new Runner(loaded.statePath, metrics, log, alerts);
 
   const observer: DeliveryObserver = {
     ...metrics.observer,
@@ -48,6 +50,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       metrics.declareSync(sync.name, sync.destination, state.lastCompletedAt(sync.name));
       if (!sync.schedule) log.warn({ sync: sync.name }, 'this sync has no schedule: the daemon will not run it (use backflow sync)');
     }
+    for (const alert of config.config.alerts) metrics.declareAlert(alert.name);
   };
   const scheduler = new Scheduler((name) => {
     if (stopping) return;
@@ -152,11 +155,14 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       log.info({ signal, graceSeconds, running: runner.running() }, 'shutting down: no new runs; in-flight requests may finish');
       scheduler.stop();
       runner.abortAll();
+      const graceEnds = Date.now() + graceSeconds * 1000;
       const grace = setTimeout(() => forceExit(`the shutdown grace period (${graceSeconds}s) ran out`), graceSeconds * 1000);
       void (async () => {
         await Promise.allSettled(services.map((service) => service.close()));
         await runner.idle();
         clearTimeout(grace);
+        // The last runs' alerts, within what is left of the grace period: a slow endpoint never turns a clean stop into a forced one.
+        if (!(await alerts.settled(graceEnds - Date.now()))) log.warn({ alerts: alerts.inFlight }, 'stopping without waiting for alerts still on their way');
         await closeServer();
         state.close();
         detach();

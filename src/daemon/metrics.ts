@@ -1,5 +1,5 @@
 // The daemon's Prometheus metrics (prom-client): what each run did, what destinations answered,
-// and what the Segment ingest endpoint accepted. README.md (Running as a daemon > Metrics) says what each one means.
+// what the Segment ingest endpoint accepted, and the alerts sent. README.md (Running as a daemon > Metrics) says what each one means.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import type { RunCounts, RunSummary } from '../engine/sync.js';
@@ -23,6 +23,7 @@ export class DaemonMetrics {
   private readonly skips;
   private readonly ingestEvents;
   private readonly reloads;
+  private readonly alerts;
   /** Counts already added to `records`, per running sync, so progress adds only the difference. */
   private readonly counted = new Map<string, Pick<RunCounts, (typeof RECORD_OUTCOMES)[number]>>();
 
@@ -102,6 +103,12 @@ export class DaemonMetrics {
       labelNames: ['result'] as const,
       registers,
     });
+    this.alerts = new Counter({
+      name: 'backflow_alerts_total',
+      help: 'Alert messages after runs, by alert and result: sent (the endpoint answered 2xx), failed (down, slow or refusing, after the retries).',
+      labelNames: ['alert', 'result'] as const,
+      registers,
+    });
   }
 
   /** Feeds destination answers, retries and rate-limit waits into the metrics. */
@@ -163,6 +170,15 @@ export class DaemonMetrics {
   readonly ingestEvent = (outcome: 'accepted' | 'refused', reason?: string): void => {
     this.ingestEvents.inc({ outcome, reason: reason ?? '' });
   };
+
+  /** Makes an alert's series visible (at 0) before its first message. */
+  declareAlert(alert: string): void {
+    for (const result of ['sent', 'failed'] as const) this.alerts.inc({ alert, result }, 0);
+  }
+
+  alertResult(alert: string, result: 'sent' | 'failed'): void {
+    this.alerts.inc({ alert, result });
+  }
 
   configReloaded(result: 'applied' | 'refused'): void {
     this.reloads.inc({ result });

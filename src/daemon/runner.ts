@@ -1,5 +1,7 @@
 // Runs syncs for the daemon: at most one run per sync at a time (a tick during a run is skipped and
 // counted), a sync another process holds is skipped, and a run that fails never affects the others.
+import { crashReport, runReport } from '../alerts/message.js';
+import type { AlertNotifier } from '../alerts/notifier.js';
 import type { SyncConfig } from '../config/schema.js';
 import { runSync, type RunCounts } from '../engine/sync.js';
 import type { Workspace } from '../engine/workspace.js';
@@ -25,6 +27,8 @@ export class Runner {
     private readonly statePath: string,
     private readonly metrics: DaemonMetrics,
     private readonly log: Logger,
+    /** Sends a run's alerts in the background: never awaited here, so the next run never waits on them. */
+    private readonly alerts: AlertNotifier,
   ) {}
 
   /** Starts a run of `sync` unless one is already in progress here. */
@@ -41,6 +45,7 @@ export class Runner {
     } catch (error) {
       this.metrics.runCrashed(sync.name, 0);
       runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state file');
+      this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, 0));
       return;
     }
     const run: ActiveRun = { sync: sync.name, controller: new AbortController(), state, log: runLogger(sync.name, undefined, this.log) };
@@ -65,6 +70,7 @@ export class Runner {
         },
       });
       this.metrics.runFinished(summary, sync.destination);
+      this.alerts.runEnded(workspace.config.alerts, runReport(sync, summary));
       const level = summary.outcome === 'success' ? 'info' : summary.outcome === 'partial' || summary.outcome === 'interrupted' ? 'warn' : 'error';
       run.log[level](
         {
@@ -84,6 +90,7 @@ export class Runner {
         // runSync records its own failures; this is one it could not record (e.g. the state file).
         this.metrics.runCrashed(sync.name, Date.now() - startedAt);
         run.log.error({ err: error }, 'run crashed');
+        this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, Date.now() - startedAt));
       }
     } finally {
       await workspace.close().catch((error: unknown) => run.log.warn({ err: error }, 'closing the source failed'));

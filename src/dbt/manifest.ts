@@ -3,7 +3,7 @@
 import { isObject, MANIFEST, readArtifact, type Json } from './artifact.js';
 import { describeRef, type ModelRef } from './model-ref.js';
 import { primaryKeyOf, testColumn, type KeyHint, type KeyProblem } from './primary-key.js';
-import { closestNames } from './suggest.js';
+import { closestNames } from '../config/closest.js';
 
 /** The resource types a sync may read: what dbt builds as a relation and what ref() can name. */
 const RELATION_TYPES = new Set(['model', 'seed', 'snapshot']);

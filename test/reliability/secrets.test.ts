@@ -1,7 +1,8 @@
 // Secrets: with known secret values configured (a destination API key, a database password inside
-// a source URL, an ingest write key), every command runs down its success and failure paths, and
-// stdout, stderr, the logs, the daemon's HTTP answers, the plan file, the state file and the event
-// store are scanned: no secret appears, in any encoding it travels in.
+// a source URL, an ingest write key, an alert's signing secret and Slack URL), every command runs
+// down its success and failure paths, and stdout, stderr, the logs, the daemon's HTTP answers, the
+// alert messages, the plan file, the state file and the event store are scanned: no secret appears,
+// in any encoding it travels in.
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
+import { SlackWebhookEmulator } from '../../sandbox/slack.js';
+import { WebhookReceiver } from '../../sandbox/webhook-receiver.js';
 import { DaemonProcess } from '../daemon/daemon-process.js';
 import { runCli, spawnCli, tempDir, writeFile } from '../helpers/index.js';
 import { post } from '../helpers/segment.js';
@@ -18,14 +21,17 @@ import { POSTGRES_URL } from '../sources/fixtures.js';
 const API_KEY = 'pk_test_Sekr3tGamifyKey_8842';
 const DB_PASSWORD = 'Pg-Sekr3t-Pass-5519';
 const WRITE_KEY = 'wk_Sekr3tWriteKey_7731';
+const ALERT_SECRET = 'whsec_Sekr3tSigning_6620';
 
 /** Every form a secret travels in: as is, URL-encoded, and base64 (Basic auth, with or without the colon). */
 const forms = (secret: string) => [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), Buffer.from(`${secret}:`).toString('base64')];
-const SECRET_FORMS = [API_KEY, DB_PASSWORD, WRITE_KEY].flatMap(forms);
+const SECRET_FORMS = [API_KEY, DB_PASSWORD, WRITE_KEY, ALERT_SECRET].flatMap(forms);
 
 describe('secrets never appear', () => {
   let dir: string;
   let emulator: GamifyHostEmulator;
+  let hook: WebhookReceiver;
+  let slack: SlackWebhookEmulator;
   let admin: pg.Client;
   let schema: string;
   /** Everything a user or a log collector could read, by where it came from. */
@@ -35,6 +41,10 @@ describe('secrets never appear', () => {
     dir = tempDir();
     emulator = new GamifyHostEmulator([API_KEY]);
     await emulator.start();
+    hook = new WebhookReceiver();
+    await hook.start();
+    slack = new SlackWebhookEmulator();
+    await slack.start();
     schema = `bf_${randomBytes(5).toString('hex')}`;
     admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
@@ -43,6 +53,8 @@ describe('secrets never appear', () => {
   });
   afterEach(async () => {
     await emulator.stop();
+    await hook.stop();
+    await slack.stop();
     await admin.query(`drop schema ${schema} cascade`);
     await admin.end();
   });
@@ -51,6 +63,8 @@ describe('secrets never appear', () => {
     GAMIFY_KEY: API_KEY,
     WAREHOUSE_URL: `postgres://postgres:${DB_PASSWORD}@127.0.0.1:5432/test?options=-c%20search_path%3D${schema}`,
     SEGMENT_WRITE_KEY: WRITE_KEY,
+    ALERT_SECRET,
+    SLACK_URL: slack.webhookUrl,
     ...overrides,
   });
 
@@ -79,6 +93,9 @@ syncs:
     destination: gamify
     schedule: "0 0 1 1 *"
     mapping: { externalId: userId, email: traits.email }
+alerts:
+  - { name: hook, type: webhook, url: "${hook.url}/in", secret: "\${ALERT_SECRET}", on: [success, partial, failed, stopped, interrupted] }
+  - { name: team, type: slack, url: "\${SLACK_URL}", on: [success, partial, failed, stopped, interrupted] }
 `;
 
   async function cli(args: string[], overrides: Record<string, string> = {}, config = path.join(dir, 'backflow.yaml')) {
@@ -136,6 +153,13 @@ syncs:
     expect((await cli(['sync'], {}, broken)).code).toBe(1);
     expect((await cli(['sync', '--json'], {}, broken)).code).toBe(1);
 
+    // Alerts: a sample to each, and every message the runs above sent (their bodies and Slack's).
+    expect((await cli(['alert', 'test'])).code).toBe(0);
+    expect((await cli(['alert', 'test', '--json'])).code).toBe(0);
+    expect(hook.bodies.some((body) => String(body.error).includes('***'))).toBe(true);
+    seen.push({ where: 'webhook alerts', text: hook.posts.map((post) => post.rawBody.toString('utf8')).join('\n') });
+    seen.push({ where: 'slack alerts', text: JSON.stringify(slack.posted) });
+
     // The daemon: its logs and its HTTP answers.
     const daemon = new DaemonProcess(path.join(dir, 'backflow.yaml'), env());
     const url = await daemon.url();
@@ -183,6 +207,8 @@ syncs:
     expect(emulator.received.some((request) => request.headers['x-api-key'] === API_KEY)).toBe(true);
     expect(emulator.profile('v1')).toMatchObject({ email: 'v1@example.com' });
     expect(seen.map((entry) => entry.where)).toEqual(expect.arrayContaining(['state.db', 'events.db', 'users.plan']));
+    const slackToken = slack.path.split('/').pop()!;
+    expect(seen.filter(({ text }) => text.includes(slackToken) || text.includes(`${hook.url}/in`)).map(({ where }) => where)).toEqual([]);
     const leaks = seen.flatMap(({ where, text }) => SECRET_FORMS.filter((secret) => text.includes(secret)).map((secret) => `${where}: ${secret}`));
     expect(leaks).toEqual([]);
   }, 180_000);

@@ -1,9 +1,12 @@
 // `backflow sync`: runs now (or sends a saved plan exactly), with a status line on a TTY and a summary.
+import { crashReport, runReport } from '../../alerts/message.js';
+import { AlertNotifier } from '../../alerts/notifier.js';
 import type { DeliveryObserver } from '../../delivery/destination.js';
 import { runSync, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../engine/workspace.js';
-import { runLogger, type Logger } from '../../log.js';
+import { logger, runLogger, type Logger } from '../../log.js';
 import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
+import { SyncLockedError } from '../../state/store.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { followDbtRun, type DbtSelection } from './follow-dbt.js';
 import { n, print, printJson, StatusLine } from '../output.js';
@@ -79,21 +82,38 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
           }
         }
       }
-      for (const sync of syncs) {
-        const summary = await runSync(workspace, sync, {
-          full: options.full,
-          planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
-          onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
-          onProgress: (c) =>
-            status.update(
-              `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
-            ),
-        });
-        status.done();
-        if (summary.outcome === 'stopped' || summary.outcome === 'failed')
-          logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
-        summaries.push(summary);
-        if (!options.json) for (const line of describeSummary(summary)) print(line);
+      // Alerts go out in the background while later syncs run; the command waits for them at the end.
+      const alerts = new AlertNotifier({ via: 'sync', log: logger });
+      try {
+        for (const sync of syncs) {
+          const startedAt = Date.now();
+          let summary: RunSummary;
+          try {
+            summary = await runSync(workspace, sync, {
+              full: options.full,
+              planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
+              onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
+              onProgress: (c) =>
+                status.update(
+                  `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
+                ),
+            });
+          } catch (error) {
+            // A run that could not be recorded (the state file unusable) still alerts; a sync that
+            // another process is running is not a run of this one.
+            if (!(error instanceof SyncLockedError)) alerts.runEnded(workspace.config.alerts, crashReport(sync, error, Date.now() - startedAt));
+            throw error;
+          }
+          status.done();
+          if (summary.outcome === 'stopped' || summary.outcome === 'failed')
+            logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
+          summaries.push(summary);
+          alerts.runEnded(workspace.config.alerts, runReport(sync, summary));
+          if (!options.json) for (const line of describeSummary(summary)) print(line);
+        }
+      } finally {
+        // Bounded: each message gives up after its alert's timeoutSeconds (default 5).
+        await alerts.settled();
       }
       if (options.json) printJson({ runs: summaries, ...(dbt ? { dbt: { runResults: dbt.results.file, skipped: dbt.skipped, warnings: dbt.warnings } } : {}) });
       // A sync held back because dbt failed its model leaves the destination behind: that is a failure.
