@@ -1,0 +1,130 @@
+// Retention of the event log: the `retention` duration, and the pruner that deletes events older than
+// it in the background — small batches, each its own short transaction, never while a group commit
+// is waiting — so that a daemon ingesting for months levels off in disk use. Profiles are not touched.
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+
+const UNITS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
+
+/** `90d`, `12h`, `45m` (or `30s`, for tests) as milliseconds; undefined when `text` is not a duration. */
+export function durationMs(text: string): number | undefined {
+  const match = text.trim().match(/^(\d+)\s*([dhms])$/);
+  const ms = match ? Number(match[1]) * UNITS[match[2] as keyof typeof UNITS] : 0;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** The `retention` setting: kept as written (the config is parsed more than once), checked here. */
+export const retentionSetting = z
+  .string()
+  .default('30d')
+  .refine((text) => durationMs(text) !== undefined, {
+    error: (issue) => `"${String(issue.input)}" is not a duration: write a whole number and a unit, e.g. 30d, 12h, 45m`,
+  })
+  .describe('How long stored events are kept (and deduplicated by messageId): a duration such as 90d, 12h, 45m (default 30d). Profiles are kept.');
+
+/** Events deleted per transaction: a few milliseconds of work, so a request waits at most that long. */
+export const PRUNE_BATCH = 500;
+
+export interface PruneReport {
+  /** Events deleted by this pass. */
+  events: number;
+  /** The cutoff: events received before it were deleted. */
+  olderThan: string;
+}
+
+export interface PrunerOptions {
+  /** True while a group commit is queued: pruning then steps aside. */
+  busy: () => boolean;
+  onPrune?: (report: PruneReport) => void;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * Deletes expired events in arrival (rowid) order, oldest first, up to the first one still within the
+ * retention; an event that arrived out of order is kept until the ones before it expire (seconds).
+ * Receipt time, not the event's own timestamp, decides: an import of old history is kept for the
+ * whole window, so its messageIds still deduplicate.
+ */
+export class Pruner {
+  private readonly oldest;
+  private readonly deleteUpTo;
+  private timer: NodeJS.Timeout | undefined;
+  private step: NodeJS.Immediate | undefined;
+  private stopped = false;
+  /** Total events deleted since start (for metrics). */
+  pruned = 0;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly retentionMs: number,
+    private readonly options: PrunerOptions,
+  ) {
+    this.oldest = db.prepare('select id, received_at from events order by id limit ?');
+    this.deleteUpTo = db.prepare('delete from events where id <= ?');
+  }
+
+  /** How often to look for expired events: a tenth of the retention, between 100 ms and a minute. */
+  private get interval(): number {
+    return Math.min(Math.max(this.retentionMs / 10, 100), 60_000);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.step) clearImmediate(this.step);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.pass(), delay);
+    this.timer.unref();
+  }
+
+  private pass(): void {
+    const olderThan = new Date(Date.now() - this.retentionMs).toISOString();
+    let events = 0;
+    const next = () => {
+      this.step = undefined;
+      if (this.stopped) return;
+      // A commit is waiting: let it go first (it was scheduled before this step, so it runs first).
+      if (this.options.busy()) {
+        this.step = setImmediate(next);
+        return;
+      }
+      let deleted: number;
+      try {
+        deleted = this.deleteBatch(olderThan);
+      } catch (error) {
+        this.options.onError?.(error as Error);
+        this.schedule(this.interval);
+        return;
+      }
+      events += deleted;
+      this.pruned += deleted;
+      if (deleted === PRUNE_BATCH) {
+        this.step = setImmediate(next);
+        return;
+      }
+      if (events > 0) this.options.onPrune?.({ events, olderThan });
+      this.schedule(this.interval);
+    };
+    next();
+  }
+
+  /** Deletes the oldest run of expired events, at most PRUNE_BATCH, in one transaction. */
+  private deleteBatch(olderThan: string): number {
+    return this.db
+      .transaction(() => {
+        const rows = this.oldest.all(PRUNE_BATCH) as { id: number; received_at: string }[];
+        let expired = 0;
+        while (expired < rows.length && rows[expired].received_at < olderThan) expired++;
+        if (expired > 0) this.deleteUpTo.run(rows[expired - 1].id);
+        return expired;
+      })
+      .immediate();
+  }
+}
