@@ -60,7 +60,7 @@ describe('retention', () => {
     const { reports, onPrune, until } = pruneReports();
     const { url, loaded } = await ingestWith(file, { onPrune });
     await until(() => reports.length > 0, 'the aged events');
-    expect(reports).toEqual([{ events: 3, olderThan: expect.any(String) }]);
+    expect(reports).toEqual([{ events: 3, olderThan: expect.any(String), batches: 1, longestBatchMs: expect.any(Number) }]);
     expect(messageIds(dir)).toEqual(['m-history']);
 
     // The profile built from the pruned events is whole.
@@ -100,7 +100,7 @@ describe('retention', () => {
     // Answered while the backlog was still being pruned: the pass had not reported yet.
     expect(reports).toEqual([]);
     await until(() => reports.length > 0, 'the backlog');
-    expect(reports[0].events).toBe(BACKLOG);
+    expect(reports[0]).toMatchObject({ events: BACKLOG, batches: BACKLOG / PRUNE_BATCH + 1 });
     expect(messageIds(dir)).toEqual(['m-new']);
   });
 

@@ -30,10 +30,13 @@ export interface PruneReport {
   events: number;
   /** The cutoff: events received before it were deleted. */
   olderThan: string;
+  /** Transactions the pass took, and the longest one (what a request may have waited behind). */
+  batches: number;
+  longestBatchMs: number;
 }
 
 export interface PrunerOptions {
-  /** True while a group commit is queued: pruning then steps aside. */
+  /** True while a group commit is queued: pruning then waits for it (afterCommit). */
   busy: () => boolean;
   onPrune?: (report: PruneReport) => void;
   onError?: (error: Error) => void;
@@ -50,6 +53,8 @@ export class Pruner {
   private readonly deleteUpTo;
   private timer: NodeJS.Timeout | undefined;
   private step: NodeJS.Immediate | undefined;
+  /** The pass's next batch, waiting for the queued commit to go first. */
+  private waiting: (() => void) | undefined;
   private stopped = false;
   /** Total events deleted since start (for metrics). */
   pruned = 0;
@@ -74,8 +79,19 @@ export class Pruner {
 
   stop(): void {
     this.stopped = true;
+    this.waiting = undefined;
     clearTimeout(this.timer);
     if (this.step) clearImmediate(this.step);
+  }
+
+  /**
+   * Called by the store after each group commit: a batch waiting for it runs next, before any later
+   * commit, so pruning advances by at least one batch per commit however busy ingest is.
+   */
+  afterCommit(): void {
+    const batch = this.waiting;
+    this.waiting = undefined;
+    if (batch) this.step = setImmediate(batch);
   }
 
   private schedule(delay: number): void {
@@ -86,16 +102,12 @@ export class Pruner {
 
   private pass(): void {
     const olderThan = new Date(Date.now() - this.retentionMs).toISOString();
-    let events = 0;
-    const next = () => {
+    const report: PruneReport = { events: 0, olderThan, batches: 0, longestBatchMs: 0 };
+    const batch = () => {
       this.step = undefined;
       if (this.stopped) return;
-      // A commit is waiting: let it go first (it was scheduled before this step, so it runs first).
-      if (this.options.busy()) {
-        this.step = setImmediate(next);
-        return;
-      }
       let deleted: number;
+      const started = performance.now();
       try {
         deleted = this.deleteBatch(olderThan);
       } catch (error) {
@@ -103,14 +115,18 @@ export class Pruner {
         this.schedule(this.interval);
         return;
       }
-      events += deleted;
+      report.batches++;
+      report.longestBatchMs = Math.max(report.longestBatchMs, Number((performance.now() - started).toFixed(1)));
+      report.events += deleted;
       this.pruned += deleted;
-      if (deleted === PRUNE_BATCH) {
-        this.step = setImmediate(next);
-        return;
-      }
-      if (events > 0) this.options.onPrune?.({ events, olderThan });
+      if (deleted === PRUNE_BATCH) return next();
+      if (report.events > 0) this.options.onPrune?.(report);
       this.schedule(this.interval);
+    };
+    // A commit is queued: it goes first, and this batch right after it.
+    const next = () => {
+      if (this.options.busy()) this.waiting = batch;
+      else this.step = setImmediate(batch);
     };
     next();
   }

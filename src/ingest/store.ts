@@ -97,7 +97,7 @@ export class EventStore {
     const work = this.pending;
     this.pending = [];
     this.pendingEvents = 0;
-    if (work.length === 0) return;
+    if (work.length === 0) return this.pruner?.afterCommit();
     let outcomes: WriteOutcome[][];
     try {
       outcomes = this.db
@@ -110,9 +110,11 @@ export class EventStore {
         .immediate();
     } catch (error) {
       for (const entry of work) entry.reject(error as Error);
+      this.pruner?.afterCommit();
       return;
     }
     work.forEach((entry, index) => entry.resolve(outcomes[index]));
+    this.pruner?.afterCommit();
   }
 
   private ingest(session: ProfileSession, event: IncomingEvent): WriteOutcome {

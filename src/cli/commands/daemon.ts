@@ -12,7 +12,7 @@ export const daemonServices: DaemonService[] = [
         onEvent: metrics.ingestEvent,
         onPrune: (source, report) => {
           metrics.ingestPruned(source, report);
-          log.info({ source, events: report.events, olderThan: report.olderThan }, 'events pruned (older than the retention)');
+          log.info({ source, ...report }, 'events pruned (older than the retention)');
         },
         onPruneError: (source, error) =>
           log.error({ source, err: error }, 'pruning expired events failed: the event store keeps growing until it succeeds (it retries)'),

@@ -25,8 +25,12 @@ export async function ingestCommand(options: GlobalOptions): Promise<number> {
       if (!options.json) printError(`refused: ${reason}`);
     },
     onPrune: (source, report) => {
-      if (options.json) printJson({ source, pruned: report.events, olderThan: report.olderThan });
-      else print(`source ${source}: pruned ${n(report.events)} events received before ${report.olderThan} (retention)`);
+      if (options.json)
+        printJson({ source, pruned: report.events, olderThan: report.olderThan, batches: report.batches, longestBatchMs: report.longestBatchMs });
+      else
+        print(
+          `source ${source}: pruned ${n(report.events)} events received before ${report.olderThan} (retention), in ${n(report.batches)} batches of at most ${report.longestBatchMs} ms`,
+        );
     },
     onPruneError: (source, error) => printError(`source ${source}: pruning expired events failed (retried later): ${error.message}`),
   });
