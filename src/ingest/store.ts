@@ -79,7 +79,7 @@ export class EventStore {
   write(events: IncomingEvent[]): Promise<WriteOutcome[]> {
     if (events.length === 0) return Promise.resolve([]);
     if (this.pendingEvents + events.length > MAX_PENDING_EVENTS) {
-      return Promise.reject(new StoreOverloaded(`${this.pendingEvents} events are already waiting for a commit`));
+      return Promise.reject(new StoreOverloaded(`over ${MAX_PENDING_EVENTS} events would wait for one commit`));
     }
     this.pendingEvents += events.length;
     return new Promise((resolve, reject) => {
