@@ -5,7 +5,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { PruneReport } from '../src/ingest/index.js';
-import { PRUNE_BATCH } from '../src/ingest/retention.js';
 import { sqliteRows, tempDir } from './helpers/index.js';
 import { ingestWith, NO_SYNCS, post, readProfiles, segmentConfig, storePath } from './helpers/segment.js';
 
@@ -80,7 +79,7 @@ describe('retention', () => {
     expect((await readProfiles(loaded)).get('u-old')).toMatchObject({ eventCount: 3, eventCounts: { 'Order Completed': 2, 'Signed Up': 1 } });
   });
 
-  it(`prunes a large backlog ${PRUNE_BATCH} events at a time while requests keep being answered`, async () => {
+  it('prunes a large backlog in small batches while requests keep being answered', async () => {
     const dir = tempDir();
     const file = segmentConfig(dir, NO_SYNCS, '    retention: 30d');
     await (await ingestWith(file, {})).close(); // creates the store
@@ -100,7 +99,8 @@ describe('retention', () => {
     // Answered while the backlog was still being pruned: the pass had not reported yet.
     expect(reports).toEqual([]);
     await until(() => reports.length > 0, 'the backlog');
-    expect(reports[0]).toMatchObject({ events: BACKLOG, batches: BACKLOG / PRUNE_BATCH + 1 });
+    expect(reports[0].events).toBe(BACKLOG);
+    expect(reports[0].batches).toBeGreaterThan(BACKLOG / 2_000); // at most 2,000 events per transaction
     expect(messageIds(dir)).toEqual(['m-new']);
   });
 

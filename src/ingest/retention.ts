@@ -1,6 +1,7 @@
 // Retention of the event log: the `retention` duration, and the pruner that deletes events older than
-// it in the background — small batches, each its own short transaction, never while a group commit
-// is waiting — so that a daemon ingesting for months levels off in disk use. Profiles are not touched.
+// it in the background — small batches sized to a few milliseconds, each its own transaction, after
+// a waiting group commit rather than before it — so that a daemon ingesting for months levels off
+// in disk use. Profiles are not touched.
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 
@@ -22,8 +23,13 @@ export const retentionSetting = z
   })
   .describe('How long stored events are kept (and deduplicated by messageId): a duration such as 90d, 12h, 45m (default 30d). Profiles are kept.');
 
-/** Events deleted per transaction: a few milliseconds of work, so a request waits at most that long. */
-export const PRUNE_BATCH = 500;
+/**
+ * What one prune transaction may take: a request arriving meanwhile waits at most about this long.
+ * The batch size follows it: each deleted event touches the messageId index at a random place, so
+ * the cost per event depends on the disk and the machine's load.
+ */
+export const PRUNE_BUDGET_MS = 5;
+const BATCH_SIZES = { first: 100, min: 10, max: 2_000 };
 
 export interface PruneReport {
   /** Events deleted by this pass. */
@@ -56,6 +62,7 @@ export class Pruner {
   /** The pass's next batch, waiting for the queued commit to go first. */
   private waiting: (() => void) | undefined;
   private stopped = false;
+  private batchSize = BATCH_SIZES.first;
   /** Total events deleted since start (for metrics). */
   pruned = 0;
 
@@ -107,19 +114,24 @@ export class Pruner {
       this.step = undefined;
       if (this.stopped) return;
       let deleted: number;
+      const size = this.batchSize;
       const started = performance.now();
       try {
-        deleted = this.deleteBatch(olderThan);
+        deleted = this.deleteBatch(olderThan, size);
       } catch (error) {
         this.options.onError?.(error as Error);
         this.schedule(this.interval);
         return;
       }
+      const took = performance.now() - started;
       report.batches++;
-      report.longestBatchMs = Math.max(report.longestBatchMs, Number((performance.now() - started).toFixed(1)));
+      report.longestBatchMs = Math.max(report.longestBatchMs, Number(took.toFixed(1)));
       report.events += deleted;
       this.pruned += deleted;
-      if (deleted === PRUNE_BATCH) return next();
+      if (deleted === size) {
+        this.resize(took);
+        return next();
+      }
       if (report.events > 0) this.options.onPrune?.(report);
       this.schedule(this.interval);
     };
@@ -131,16 +143,32 @@ export class Pruner {
     next();
   }
 
-  /** Deletes the oldest run of expired events, at most PRUNE_BATCH, in one transaction. */
-  private deleteBatch(olderThan: string): number {
-    return this.db
-      .transaction(() => {
-        const rows = this.oldest.all(PRUNE_BATCH) as { id: number; received_at: string }[];
-        let expired = 0;
-        while (expired < rows.length && rows[expired].received_at < olderThan) expired++;
-        if (expired > 0) this.deleteUpTo.run(rows[expired - 1].id);
-        return expired;
-      })
-      .immediate();
+  /** Halves the batch after one over the budget, doubles it after one well under. */
+  private resize(tookMs: number): void {
+    if (tookMs > PRUNE_BUDGET_MS) this.batchSize = Math.max(BATCH_SIZES.min, Math.floor(this.batchSize / 2));
+    else if (tookMs < PRUNE_BUDGET_MS / 2) this.batchSize = Math.min(BATCH_SIZES.max, this.batchSize * 2);
+  }
+
+  /**
+   * Deletes the oldest run of expired events, at most `size`, in one transaction. Without its own
+   * fsync (synchronous = NORMAL): the next ingest commit's fsync covers it, and a prune lost to a
+   * crash is simply done again; ingest commits keep the store's setting (FULL).
+   */
+  private deleteBatch(olderThan: string, size: number): number {
+    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db
+        .transaction(() => {
+          const rows = this.oldest.all(size) as { id: number; received_at: string }[];
+          let expired = 0;
+          while (expired < rows.length && rows[expired].received_at < olderThan) expired++;
+          if (expired > 0) this.deleteUpTo.run(rows[expired - 1].id);
+          return expired;
+        })
+        .immediate();
+    } finally {
+      this.db.pragma(`synchronous = ${synchronous}`);
+    }
   }
 }
