@@ -29,6 +29,11 @@ export const retentionSetting = z
  * the cost per event depends on the disk and the machine's load.
  */
 export const PRUNE_BUDGET_MS = 5;
+/**
+ * Between batches the pruner rests three times as long as the batch took: at most a quarter of the
+ * thread goes to pruning, so on a busy machine ingest keeps most of the CPU the process gets.
+ */
+const REST_PER_WORK = 3;
 const BATCH_SIZES = { first: 100, min: 10, max: 2_000 };
 
 export interface PruneReport {
@@ -130,12 +135,14 @@ export class Pruner {
       this.pruned += deleted;
       if (deleted === size) {
         this.resize(took);
-        return next();
+        this.timer = setTimeout(next, Math.ceil(took * REST_PER_WORK));
+        this.timer.unref();
+        return;
       }
       if (report.events > 0) this.options.onPrune?.(report);
       this.schedule(this.interval);
     };
-    // A commit is queued: it goes first, and this batch right after it.
+    // A commit is queued: it goes first, and this batch right after it (see afterCommit).
     const next = () => {
       if (this.options.busy()) this.waiting = batch;
       else this.step = setImmediate(batch);
