@@ -31,7 +31,13 @@ ${NO_SYNCS}`,
       env,
     );
     expect(loaded.config.syncs[0]).toMatchObject({ primaryKey: 'userId', cursor: 'changeSeq' });
-    expect(loaded.config.sources.events).toEqual({ type: 'segment', listen: '127.0.0.1:8088', writeKeys: [WRITE_KEY], store: './.backflow/events.db' });
+    expect(loaded.config.sources.events).toEqual({
+      type: 'segment',
+      listen: '127.0.0.1:8088',
+      writeKeys: [WRITE_KEY],
+      store: './.backflow/events.db',
+      retention: '30d',
+    });
     expect(loaded.secrets).toContain(WRITE_KEY);
   });
 

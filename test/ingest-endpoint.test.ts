@@ -148,7 +148,7 @@ describe('bad input gets a clear 400', () => {
     expect(unknown.body.error).toBe('no endpoint /v1/purchase: POST to /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch');
     const get = await fetch(`${url}/v1/track`);
     expect(get.status).toBe(405);
-    expect(get.headers.get('allow')).toBe('POST');
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
   });
 });
 

@@ -3,6 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import type { RunCounts, RunSummary } from '../engine/sync.js';
+import type { StoreFigures } from '../ingest/index.js';
 
 /** Record outcomes counted per sync and destination. */
 const RECORD_OUTCOMES = ['sent', 'rejected', 'invalid', 'failed'] as const;
@@ -22,8 +23,11 @@ export class DaemonMetrics {
   private readonly running;
   private readonly skips;
   private readonly ingestEvents;
+  private readonly pruned;
   private readonly reloads;
   private readonly alerts;
+  /** Where the event store gauges read their figures at each scrape (the running ingest). */
+  private eventStores: () => StoreFigures[] = () => [];
   /** Counts already added to `records`, per running sync, so progress adds only the difference. */
   private readonly counted = new Map<string, Pick<RunCounts, (typeof RECORD_OUTCOMES)[number]>>();
 
@@ -96,6 +100,23 @@ export class DaemonMetrics {
       help: 'Events received by the Segment-compatible ingest endpoint: accepted, or refused (with the reason).',
       labelNames: ['outcome', 'reason'] as const,
       registers,
+    });
+    this.pruned = new Counter({
+      name: 'backflow_ingest_events_pruned_total',
+      help: "Events deleted from a segment source's event store because they were older than its retention.",
+      labelNames: ['source'] as const,
+      registers,
+    });
+    const stores = () => this.eventStores();
+    new Gauge({
+      name: 'backflow_event_store_bytes',
+      help: "Disk used by a segment source's event store: the database file and its write-ahead log.",
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const store of stores()) this.set({ source: store.source }, store.bytes);
+      },
     });
     this.reloads = new Counter({
       name: 'backflow_config_reloads_total',
@@ -178,6 +199,17 @@ export class DaemonMetrics {
 
   alertResult(alert: string, result: 'sent' | 'failed'): void {
     this.alerts.inc({ alert, result });
+  }
+
+  /** Counts a retention pass's deletions (pass as the ingest server's `onPrune`). */
+  readonly ingestPruned = (source: string, report: { events: number }): void => {
+    this.pruned.inc({ source }, report.events);
+  };
+
+  /** Declares the segment sources (at 0 pruned) and where to read their store sizes at each scrape. */
+  watchEventStores(figures: () => StoreFigures[]): void {
+    this.eventStores = figures;
+    for (const store of figures()) this.pruned.inc({ source: store.source }, 0);
   }
 
   configReloaded(result: 'applied' | 'refused'): void {

@@ -7,25 +7,42 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { segmentSource } from '../sources/segment.js';
 import { WriteKeys } from './auth.js';
+import { CorsPolicy } from './cors.js';
+import { durationMs, type PruneReport } from './retention.js';
 import { ingestHandler, type IngestObserver } from './server.js';
 import { EventStore } from './store.js';
 
+export type { PruneReport } from './retention.js';
 export type { IngestObserver, IngestOutcome } from './server.js';
 
 export interface IngestOptions {
   onEvent?: IngestObserver;
+  /** Told after each background pass that deleted expired events, or failed to. */
+  onPrune?: (source: string, report: PruneReport) => void;
+  onPruneError?: (source: string, error: Error) => void;
+}
+
+/** What a source's event store holds right now, for metrics. */
+export interface StoreFigures {
+  source: string;
+  /** The store file plus its write-ahead log, in bytes. */
+  bytes: number;
+  /** Events pruned since ingest started. */
+  pruned: number;
 }
 
 export interface Ingest {
   close(): Promise<void>;
   /** Base URL of each endpoint, e.g. http://127.0.0.1:8088 (the real port when the config says :0). */
   addresses: string[];
+  stores(): StoreFigures[];
 }
 
 /** How long close() waits for requests in flight before cutting their connections. */
 const CLOSE_GRACE_MS = 10_000;
 
 interface Served {
+  source: string;
   server: http.Server;
   store: EventStore;
 }
@@ -74,12 +91,20 @@ export async function startIngest(loaded: LoadedConfig, options: IngestOptions =
       if (owner) throw new Error(`sources "${owner}" and "${name}" both use the event store ${file}: give each segment source its own store:`);
       storeOwners.set(file, name);
 
-      const store = new EventStore(file);
-      const server = http.createServer(
-        { requestTimeout: 30_000, headersTimeout: 15_000 },
-        ingestHandler({ writeKeys: new WriteKeys(settings.writeKeys), store, onEvent: options.onEvent }),
-      );
-      served.push({ server, store });
+      const store = new EventStore(file, {
+        retentionMs: durationMs(settings.retention),
+        onPrune: options.onPrune && ((report) => options.onPrune!(name, report)),
+        onPruneError: options.onPruneError && ((error) => options.onPruneError!(name, error)),
+      });
+      const handler = ingestHandler({
+        writeKeys: new WriteKeys(settings.writeKeys),
+        store,
+        cors: new CorsPolicy(settings.cors?.origins),
+        source: name,
+        onEvent: options.onEvent,
+      });
+      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, handler);
+      served.push({ source: name, server, store });
       addresses.push(await listen(server, settings.listen, name));
     }
   } catch (error) {
@@ -88,6 +113,7 @@ export async function startIngest(loaded: LoadedConfig, options: IngestOptions =
   }
   return {
     addresses,
+    stores: () => served.map(({ source, store }) => ({ source, bytes: store.sizeBytes(), pruned: store.pruned })),
     close: async () => {
       await Promise.all(served.map(stop));
     },

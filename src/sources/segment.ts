@@ -4,6 +4,8 @@ import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { corsOrigin } from '../ingest/cors.js';
+import { retentionSetting } from '../ingest/retention.js';
 import { openStoreFile } from '../ingest/store-schema.js';
 import type { Row, SourceReader, SourceType } from './contract.js';
 
@@ -22,6 +24,16 @@ const settings = z.strictObject({
     .min(1)
     .default('./.backflow/events.db')
     .describe('SQLite file holding the events and profiles, relative to the config file (separate from the state).'),
+  cors: z
+    .strictObject({
+      origins: z
+        .array(z.string().transform(corsOrigin))
+        .min(1, 'list at least one origin, e.g. https://app.example.com')
+        .describe('Web origins (scheme://host[:port]) whose pages may post events from the browser; "*" allows any origin.'),
+    })
+    .optional()
+    .describe('Answer CORS preflights and add CORS headers for these origins, so analytics.js in a browser can post here. Other origins get no CORS headers.'),
+  retention: retentionSetting,
 });
 
 export type SegmentSettings = z.output<typeof settings>;

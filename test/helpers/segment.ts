@@ -1,18 +1,25 @@
 // Helpers for Segment ingest tests: a config with a segment source, the ingest started in-process,
 // raw Tracking API requests, and the profiles read back through the segment source itself.
+import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import type http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { onTestFinished } from 'vitest';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
-import { startIngest, type IngestObserver } from '../../src/ingest/index.js';
+import { startIngest, type Ingest, type IngestObserver, type IngestOptions } from '../../src/ingest/index.js';
 import type { Row } from '../../src/sources/contract.js';
 import { segmentSource } from '../../src/sources/segment.js';
 import { writeFile } from './index.js';
 
 export const WRITE_KEY = 'wk_test_4f9a2c71';
 
-/** A config with one segment source on a free port, storing in `dir`/events.db, and `rest` appended. */
-export function segmentConfig(dir: string, rest = ''): string {
+/**
+ * A config with one segment source on a free port, storing in `dir`/events.db, and `rest` appended.
+ * `sourceLines` are more settings of the source (YAML, indented by four spaces), e.g. `    retention: 1h`.
+ */
+export function segmentConfig(dir: string, rest = '', sourceLines = ''): string {
   return writeFile(
     dir,
     'backflow.yaml',
@@ -24,7 +31,7 @@ sources:
     listen: 127.0.0.1:0
     writeKeys: ["\${SEGMENT_WRITE_KEY}"]
     store: ./events.db
-${rest}`,
+${sourceLines ? `${sourceLines.replace(/\n$/, '')}\n` : ''}${rest}`,
   );
 }
 
@@ -39,13 +46,18 @@ syncs:
 `;
 
 /** Starts ingest for the config file; stopped when the test ends. Returns the base URL. */
-export async function ingestFor(
+export function ingestFor(file: string, onEvent?: IngestObserver, env: NodeJS.ProcessEnv = {}) {
+  return ingestWith(file, { onEvent }, env);
+}
+
+/** ingestFor with every ingest option (prune reports…); also returns the running ingest. */
+export async function ingestWith(
   file: string,
-  onEvent?: IngestObserver,
+  options: IngestOptions,
   env: NodeJS.ProcessEnv = {},
-): Promise<{ url: string; loaded: LoadedConfig; close: () => Promise<void> }> {
+): Promise<{ url: string; loaded: LoadedConfig; ingest: Ingest; close: () => Promise<void> }> {
   const loaded = loadConfig(file, { ...process.env, SEGMENT_WRITE_KEY: WRITE_KEY, ...env });
-  const ingest = await startIngest(loaded, { onEvent });
+  const ingest = await startIngest(loaded, options);
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -53,7 +65,7 @@ export async function ingestFor(
     await ingest.close();
   };
   onTestFinished(close);
-  return { url: ingest.addresses[0], loaded, close };
+  return { url: ingest.addresses[0], loaded, ingest, close };
 }
 
 export interface Answer {
@@ -96,3 +108,48 @@ export async function readProfiles(loaded: LoadedConfig, after: number | null = 
 }
 
 export const storePath = (dir: string) => path.join(dir, 'events.db');
+
+/** Calls `listener` for every request an in-process HTTP server on `port` starts to receive; returns the unsubscribe. */
+export function onRequestTo(port: number, listener: (request: http.IncomingMessage) => void): () => void {
+  const onStart = (message: unknown) => {
+    const { request, server } = message as { request: http.IncomingMessage; server: http.Server };
+    if ((server.address() as AddressInfo | null)?.port === port) listener(request);
+  };
+  diagnostics.subscribe('http.server.request.start', onStart);
+  return () => diagnostics.unsubscribe('http.server.request.start', onStart);
+}
+
+/**
+ * Fills an in-process ingest endpoint with `count` POSTs whose bodies never finish, so they stay in
+ * progress; resolves once the server has every one of them. release() ends them (the server counts
+ * them as aborted). Released when the test ends at the latest.
+ */
+export async function holdRequests(url: string, count: number): Promise<{ release: () => Promise<void> }> {
+  const port = Number(new URL(url).port);
+  let started = 0;
+  let allStarted!: () => void;
+  const ready = new Promise<void>((resolve) => (allStarted = resolve));
+  const unsubscribe = onRequestTo(port, () => {
+    if (++started === count) allStarted();
+  });
+  const sockets: net.Socket[] = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      const socket = net.connect(port, '127.0.0.1');
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.write(`POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"batch": [`);
+    }
+    await ready;
+  } finally {
+    unsubscribe();
+  }
+  const release = async () => {
+    const open = sockets.filter((socket) => !socket.destroyed);
+    const closed = open.map((socket) => once(socket, 'close'));
+    for (const socket of open) socket.destroy();
+    await Promise.all(closed);
+  };
+  onTestFinished(release);
+  return { release };
+}

@@ -4,7 +4,24 @@ import { startIngest } from '../../ingest/index.js';
 import { load, type GlobalOptions } from '../context.js';
 
 /** Services started and stopped with the daemon: the Segment ingest endpoints of `segment` sources. */
-export const daemonServices: DaemonService[] = [{ name: 'segment ingest', start: (loaded, metrics) => startIngest(loaded, { onEvent: metrics.ingestEvent }) }];
+export const daemonServices: DaemonService[] = [
+  {
+    name: 'segment ingest',
+    start: async (loaded, metrics, log) => {
+      const ingest = await startIngest(loaded, {
+        onEvent: metrics.ingestEvent,
+        onPrune: (source, report) => {
+          metrics.ingestPruned(source, report);
+          log.info({ source, ...report }, 'events pruned (older than the retention)');
+        },
+        onPruneError: (source, error) =>
+          log.error({ source, err: error }, 'pruning expired events failed: the event store keeps growing until it succeeds (it retries)'),
+      });
+      metrics.watchEventStores(() => ingest.stores());
+      return ingest;
+    },
+  },
+];
 
 export async function daemonCommand(options: GlobalOptions): Promise<number> {
   const code = await runDaemon({ load: () => load(options), services: daemonServices, exit: (status) => process.exit(status) });

@@ -24,12 +24,25 @@ export async function ingestCommand(options: GlobalOptions): Promise<number> {
       counts.refused++;
       if (!options.json) printError(`refused: ${reason}`);
     },
+    onPrune: (source, report) => {
+      if (options.json)
+        printJson({ source, pruned: report.events, olderThan: report.olderThan, batches: report.batches, longestBatchMs: report.longestBatchMs });
+      else
+        print(
+          `source ${source}: pruned ${n(report.events)} events received before ${report.olderThan} (retention), in ${n(report.batches)} batches of at most ${report.longestBatchMs} ms`,
+        );
+    },
+    onPruneError: (source, error) => printError(`source ${source}: pruning expired events failed (retried later): ${error.message}`),
   });
   const endpoints = names.map((source, index) => ({ source, url: ingest.addresses[index] }));
   if (options.json) printJson({ listening: endpoints });
   else
-    for (const { source, url } of endpoints)
-      print(`source ${source}: listening on ${url} (POST /v1/batch, /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias)`);
+    for (const { source, url } of endpoints) {
+      const { retention } = loaded.config.sources[source] as { retention: string };
+      print(
+        `source ${source}: listening on ${url} (POST /v1/batch, /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias; events kept ${retention})`,
+      );
+    }
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -1,0 +1,50 @@
+// The daemon's /metrics for a segment source: events pruned by retention (as its log reports them)
+// and the event store's size on disk, from a real `backflow daemon` serving ingest.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir, writeFile } from '../helpers/index.js';
+import { post, WRITE_KEY } from '../helpers/segment.js';
+import { DaemonProcess, metric, parseMetrics } from './daemon-process.js';
+
+describe('daemon metrics of the Segment ingest', () => {
+  it('shows the events pruned and the event store size', async () => {
+    const dir = tempDir();
+    const config = writeFile(
+      dir,
+      'backflow.yaml',
+      `version: 1
+state: { path: ./state.db }
+daemon: { listen: "127.0.0.1:0" }
+sources:
+  events: { type: segment, listen: "127.0.0.1:0", writeKeys: ["\${SEGMENT_WRITE_KEY}"], store: ./events.db, retention: 1s }
+destinations:
+  gamify: { type: gamifyhost, apiKey: pk_test_unused, baseUrl: "http://127.0.0.1:9" }
+syncs:
+  - { name: users, source: events, destination: gamify, mapping: { externalId: userId } }
+`,
+    );
+    const daemon = new DaemonProcess(config, { SEGMENT_WRITE_KEY: WRITE_KEY });
+    const started = await daemon.waitForLog((line) => line.msg === 'service started', 20_000, 'the ingest service');
+    const [ingestUrl] = started.addresses as string[];
+
+    const before = parseMetrics(await daemon.metricsText());
+    expect(metric(before, 'backflow_ingest_events_pruned_total', { source: 'events' })).toBe(0);
+
+    const batch = Array.from({ length: 50 }, (_, index) => ({ type: 'track', userId: `u-${index % 5}`, event: 'Clicked', messageId: `m-${index}` }));
+    expect((await post(ingestUrl, '/v1/batch', { batch })).status).toBe(200);
+    const pruned = await daemon.waitForLog((line) => line.msg === 'events pruned (older than the retention)', 20_000, 'a prune pass');
+    expect(pruned).toMatchObject({ source: 'events', events: 50, level: 'info' });
+
+    const values = parseMetrics(await daemon.metricsText());
+    expect(metric(values, 'backflow_ingest_events_pruned_total', { source: 'events' })).toBe(50);
+    const onDisk = ['events.db', 'events.db-wal'].reduce(
+      (sum, name) => sum + (fs.existsSync(path.join(dir, name)) ? fs.statSync(path.join(dir, name)).size : 0),
+      0,
+    );
+    expect(metric(values, 'backflow_event_store_bytes', { source: 'events' })).toBe(onDisk);
+
+    daemon.signal('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+  });
+});
