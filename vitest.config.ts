@@ -31,9 +31,10 @@ export default defineConfig({
           // Tests spawn the built CLI and its worker: build once before any of them (tsc, not tsx).
           globalSetup: ['test/global-setup.ts'],
           // A backstop, not a budget: every wait in these tests ends on an event (a log line, the
-          // emulator, a lock, a child's exit), so only a hang reaches it.
-          testTimeout: 120_000,
-          hookTimeout: 60_000,
+          // emulator, a lock, a child's exit), so only a hang reaches it. The slowest test (the demo)
+          // takes about a minute on a 2-core machine running two suites at once.
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -42,9 +43,9 @@ export default defineConfig({
           name: 'reliability',
           include: reliability,
           globalSetup: ['test/global-setup.ts'],
-          // The same backstop; the long suites set their own per-test budgets.
-          testTimeout: 120_000,
-          hookTimeout: 60_000,
+          // The same backstop; the longest tests (crash rounds, the secrets sweep) set a larger one.
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
         },
       },
     ],

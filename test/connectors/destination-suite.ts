@@ -96,7 +96,7 @@ export async function setup<E extends HttpEmulator>(spec: DestinationCase<E>, op
   );
 
   const cli = async (...args: string[]) => {
-    const result = await runCli(['--config', path.join(dir, 'backflow.yaml'), ...args], { env: spec.env, timeoutMs: 30_000 });
+    const result = await runCli(['--config', path.join(dir, 'backflow.yaml'), ...args], { env: spec.env });
     for (const secret of spec.secrets) {
       expect(result.stdout, `stdout of "${args.join(' ')}" shows a credential`).not.toContain(secret);
       expect(result.stderr, `stderr of "${args.join(' ')}" shows a credential`).not.toContain(secret);
