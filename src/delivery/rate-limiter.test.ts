@@ -23,9 +23,12 @@ function testClock(lateness: () => number = () => 0) {
   return { clock, sleeps, advance: (ms: number) => void (time += ms), now: () => Math.floor(time) };
 }
 
-/** `count` callers queued at once (a destination whose concurrency is never the limit): when each left. */
-async function departures(limiter: RateLimiter, clock: { now(): number }, count: number): Promise<number[]> {
-  return Promise.all(Array.from({ length: count }, () => limiter.take().then(() => clock.now())));
+/** `count` callers queued at once (a destination whose concurrency is never the limit): when each was let go. */
+async function departures(limiter: RateLimiter, count: number): Promise<number[]> {
+  const times: number[] = [];
+  limiter.onDeparture = (at) => times.push(at);
+  await Promise.all(Array.from({ length: count }, () => limiter.take()));
+  return times;
 }
 
 /** The shortest time any R+1 consecutive departures span. */
@@ -51,7 +54,7 @@ describe('the rate limiter', () => {
     async (rate) => {
       const { clock } = testClock();
       const limiter = new RateLimiter(rate, clock);
-      const times = await departures(limiter, clock, rate * 3 + 1);
+      const times = await departures(limiter, rate * 3 + 1);
 
       expect(shortestSpan(times, rate)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);
       expect(mostInOneSecond(times)).toBeLessThanOrEqual(rate);
@@ -65,7 +68,7 @@ describe('the rate limiter', () => {
     const random = seededRandom(0x5eed);
     const { clock } = testClock(() => Math.floor(random() * 6)); // 0–5 ms late
     const limiter = new RateLimiter(20, clock);
-    const times = await departures(limiter, clock, 201);
+    const times = await departures(limiter, 201);
 
     expect(shortestSpan(times, 20)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);
     // The next turn is scheduled from this one's, not from the late release: lateness does not add up.
@@ -77,7 +80,7 @@ describe('the rate limiter', () => {
     // The 10th timer fires 400 ms late (a busy machine), the others on time.
     const { clock } = testClock(() => (++calls === 10 ? 400 : 0));
     const limiter = new RateLimiter(20, clock);
-    const times = await departures(limiter, clock, 61);
+    const times = await departures(limiter, 61);
 
     const stall = times.findIndex((time, index) => index > 0 && time - times[index - 1] > 300);
     expect(stall).toBeGreaterThan(0);
@@ -92,7 +95,7 @@ describe('the rate limiter', () => {
     // Mostly a few ms late, sometimes 10–200 ms (a loaded machine).
     const { clock } = testClock(() => (random() < 0.1 ? 10 + random() * 190 : random() * 8));
     const limiter = new RateLimiter(20, clock);
-    const times = await departures(limiter, clock, 500);
+    const times = await departures(limiter, 500);
 
     expect(shortestSpan(times, 20)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);
     expect(mostInOneSecond(times)).toBeLessThanOrEqual(20);
@@ -101,7 +104,7 @@ describe('the rate limiter', () => {
   it('adds up sub-millisecond spacing instead of letting it vanish (5,000 per second)', async () => {
     const { clock, sleeps } = testClock();
     const limiter = new RateLimiter(5_000, clock);
-    const times = await departures(limiter, clock, 10_001);
+    const times = await departures(limiter, 10_001);
 
     // Each caller’s share is 0.21 ms: nobody sleeps for it alone, yet 5,001 departures span the promise.
     expect(shortestSpan(times, 5_000)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);
@@ -127,7 +130,7 @@ describe('the rate limiter', () => {
     const until = now() + 3000;
     limiter.pauseUntil(until);
     limiter.pauseUntil(until - 1000); // a shorter pause never shortens a longer one
-    const times = await departures(limiter, clock, 21);
+    const times = await departures(limiter, 21);
 
     expect(times[0]).toBeGreaterThanOrEqual(until);
     expect(shortestSpan(times, 20)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);

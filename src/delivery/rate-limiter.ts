@@ -33,6 +33,8 @@ export class RateLimiter {
   /** Total time callers spent waiting on the limiter, for metrics. */
   waitedMs = 0;
   waits = 0;
+  /** Called as each caller is let go, with that time (epoch ms): the departures whose spacing the tests check. */
+  onDeparture?: (atMs: number) => void;
 
   constructor(
     readonly requestsPerSecond: number,
@@ -61,6 +63,7 @@ export class RateLimiter {
       // vanishing), and at most a few milliseconds before the release (a late timer never lets
       // the next requests catch up in a burst).
       this.lastAt = Math.max(now - LATENESS_ABSORBED_MS, this.lastAt + this.intervalMs);
+      this.onDeparture?.(now);
       const waited = now - started;
       if (waited > 0) {
         this.waits++;
