@@ -30,7 +30,7 @@ export interface HttpResponse {
 }
 
 /**
- * How the engine must treat a response: the small closed set of outcomes from CONVENTIONS.md.
+ * How the engine must treat a response: a small, closed set of outcomes.
  * - sent: the destination accepted the record; its state is committed.
  * - rejected: the destination refused this record (4xx); recorded with the reason, retried next run.
  * - retry: a passing failure (429, 5xx); retried now with backoff, honouring afterMs when given.

@@ -1,5 +1,6 @@
-// A strict Appizer emulator: POST /v1/users as the doc page and FACTS.md describe it — Bearer auth,
-// user_id required, the documented error bodies {error, message, code, details?}, and the
+// A strict Appizer emulator: POST /v1/users as Appizer's pages describe it
+// (https://docs.appizer.com/docs/api/endpoints/users/create-update, https://docs.appizer.com/docs/api/rate-limits):
+// Bearer auth, user_id required, the documented error bodies {error, message, code, details?}, and the
 // X-RateLimit-* headers on every answer, with a 429 carrying details.retry_after once the quota is spent.
 import type { Fault } from './http-emulator.js';
 import { headerOf, HttpEmulator, type ReceivedRequest, type Reply } from './http-emulator.js';

@@ -1,7 +1,8 @@
-// A strict Formbricks client API emulator: POST /api/v1/client/{environmentId}/user as the doc page
-// and FACTS.md describe it — no auth, userId required, attributes of text/number/boolean, email
-// checked, new attribute keys checked (answered as 200 with data.errors, not as an HTTP error),
-// 403 without the Enterprise feature, 2 MiB body limit, 100 requests a minute per IP.
+// A strict Formbricks client API emulator: POST /api/v1/client/{environmentId}/user as its page
+// (https://formbricks.com/docs/api-reference/client-api-%3E-user/create-or-identify-user) and the
+// open-source server (formbricks/formbricks) describe it: no auth, userId required, attributes of
+// text/number/boolean, email checked, new attribute keys checked (answered as 200 with data.errors,
+// not as an HTTP error), 403 without the Enterprise feature, 2 MiB body limit, 100 requests a minute per IP.
 import { HttpEmulator, type Fault, type ReceivedRequest, type Reply } from './http-emulator.js';
 import { RateWindow } from './rate-window.js';
 

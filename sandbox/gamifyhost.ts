@@ -1,5 +1,5 @@
-// A strict GamifyHost emulator: POST /v1/user-journeys/users exactly as the doc page describes it,
-// with the documented envelope, auth answers and field constraints. Profiles are stored per
+// A strict GamifyHost emulator: POST /v1/user-journeys/users exactly as its page describes it
+// (https://docs.gamifyhost.com/user-journeys/track-user/), with the documented envelope, auth answers and field constraints. Profiles are stored per
 // environment (the key prefix) and externalId, and merged on update as the real API does.
 import { ISO_COUNTRY_CODES } from '../connectors/iso-country.js';
 import { headerOf, HttpEmulator, type ReceivedRequest, type Reply } from './http-emulator.js';

@@ -50,11 +50,25 @@ export class HttpEmulator {
   private holding?: { answers: Promise<void>; release: () => void };
   /** Called as each request arrives, before any latency or answer: a test's trigger (e.g. a kill at the Nth request). */
   onRequest?: (request: ReceivedRequest) => void;
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(
     private readonly handler: Handler,
     private readonly options: { maxBodyBytes?: number } = {},
   ) {}
+
+  /**
+   * Calls `listener` after each request arrives and after each answer (or fault) is given, so a caller
+   * can wait for "N requests received" or "N accepted" without polling. Returns the unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of [...this.changeListeners]) listener();
+  }
 
   /** Starts on a free port of 127.0.0.1 and returns the base URL. */
   async start(port = 0): Promise<string> {
@@ -143,6 +157,7 @@ export class HttpEmulator {
     this.onRequest?.(request);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.changed();
     try {
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
       if (this.holding) await this.holding.answers;
@@ -164,6 +179,7 @@ export class HttpEmulator {
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.changed();
     }
   }
 }

@@ -1,5 +1,5 @@
-// A strict Segment Tracking API emulator (FACTS.md "Segment Tracking API"): POST /v1/batch (and its
-// legacy alias /v1/import) plus the single-call endpoints, write key in the body or as the Basic auth
+// A strict Segment Tracking API emulator (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/):
+// POST /v1/batch (and its legacy alias /v1/import) plus the single-call endpoints, write key in the body or as the Basic auth
 // user, gzip bodies, 500 KB per request, 32 KB per message and 2,500 messages per batch (400 above),
 // de-duplication on messageId, and bad messages dropped one by one behind a 200, as Segment does.
 import { gunzipSync } from 'node:zlib';

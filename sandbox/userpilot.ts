@@ -1,5 +1,6 @@
-// A strict Userpilot emulator: POST /v1/identify as the doc page and FACTS.md describe it —
-// `Authorization: Token {key}`, `X-API-Version: 2020-09-22`, user_id required, primitive metadata,
+// A strict Userpilot emulator: POST /v1/identify as Userpilot's pages describe it
+// (https://docs.userpilot.com/api-references/endpoints/realtime/identify-user and
+// https://docs.userpilot.com/api-references/real-time/identify-user): `Authorization: Token {key}`, `X-API-Version: 2020-09-22`, user_id required, primitive metadata,
 // company with company_id, 202 Accepted, errors as {errors: [{details, error, error_code, message}]},
 // and 600 identify requests a minute per token (429 beyond, no rate-limit headers).
 import { headerOf, HttpEmulator, type Fault, type ReceivedRequest, type Reply } from './http-emulator.js';

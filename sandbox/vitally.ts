@@ -1,7 +1,8 @@
-// A strict Vitally Analytics API emulator: POST /analytics/v1/user as the doc page and FACTS.md
-// describe it — Basic auth (base64 of "{secret key}:"), userId and traits required, accountId or
-// organizationId, messageId or timestamp, de-duplication on messageId, RateLimit-* headers, and
-// the account switch that blocks the `user` message type.
+// A strict Vitally Analytics API emulator: POST /analytics/v1/user as its page
+// (https://docs.vitally.io/en/articles/9874145-vitally-s-https-analytics-api-user) and Vitally's
+// REST API docs describe it: Basic auth (base64 of "{secret key}:"), userId and traits required,
+// accountId or organizationId, messageId or timestamp, de-duplication on messageId, RateLimit-*
+// headers, and the account switch that blocks the `user` message type.
 //
 // Vitally documents only that a blocked type answers 400; the wording is ours (see
 // connectors/vitally/README.md): {"error": "The \"user\" message type is blocked for this account. …"}.

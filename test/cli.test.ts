@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
-import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, waitUntil, writeFile } from './helpers/index.js';
 
 describe('the backflow CLI', () => {
   let dir: string;
@@ -93,19 +93,20 @@ describe('the backflow CLI', () => {
   });
 
   it('refuses to run a sync that another process is running, naming it', async () => {
-    emulator.latencyMs = 1500;
+    // The first sync holds the lock while its requests wait on the destination, for as long as the
+    // second one takes (the request timeout is long enough that only a hang would end it).
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('timeoutSeconds: 2', 'timeoutSeconds: 300'));
+    emulator.hold();
     const slow = spawnCli(['--config', config, 'sync']);
-    const closed = new Promise((resolve) => slow.on('close', resolve));
-    try {
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => emulator.received.length > 0 && (clearInterval(poll), resolve()), 10);
-      });
-      const second = await cli('sync');
-      expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(/sync "users" is already running \(process \d+ on /);
-    } finally {
-      await closed;
-    }
+    const closed = new Promise<number | null>((resolve) => slow.on('close', resolve));
+    await waitUntil('the first sync to start sending', () => emulator.received.length > 0, emulator);
+
+    const second = await cli('sync');
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/sync "users" is already running \(process \d+ on /);
+
+    emulator.release();
+    expect(await closed).toBe(0);
     expect(emulator.received).toHaveLength(6);
   });
 

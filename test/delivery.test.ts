@@ -2,10 +2,12 @@
 // the emulator received and what the state holds.
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { DeliveryObserver } from '../src/delivery/destination.js';
 import { runSync } from '../src/engine/sync.js';
 import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import type { ReceivedRequest } from '../sandbox/http-emulator.js';
-import { gamifyConfig, gamifyWarehouse, runCli, sqliteTable, users, workspaceFor, writeFile } from './helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, retryLog, runCli, sqliteTable, users, workspaceFor, writeFile } from './helpers/index.js';
+import { expectPaced, recordDepartures } from './helpers/pacing.js';
 
 const forKey = (key: string) => (request: ReceivedRequest) => (request.body as { externalId?: string }).externalId === key;
 
@@ -15,8 +17,8 @@ describe('delivery', () => {
 
   beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(5)));
 
-  const setup = (destinationExtra = '', edit = (text: string) => text) => {
-    const workspace = workspaceFor(edit(gamifyConfig({ url: emulator.url, destinationExtra })), dir);
+  const setup = (destinationExtra = '', edit = (text: string) => text, observer?: DeliveryObserver) => {
+    const workspace = workspaceFor(edit(gamifyConfig({ url: emulator.url, destinationExtra })), dir, {}, observer);
     return { workspace, sync: () => runSync(workspace, workspace.syncNamed('users')) };
   };
 
@@ -89,10 +91,16 @@ describe('delivery', () => {
 
   it('times out a hung request and retries it', async () => {
     emulator.inject({ kind: 'hang' }, 1, forKey('1'));
-    const { sync } = setup('', (text) => text.replace('timeoutSeconds: 2', 'timeoutSeconds: 0.3'));
+    const { observer, retries } = retryLog();
+    const { sync } = setup('', (text) => text.replace('timeoutSeconds: 2', 'timeoutSeconds: 0.3'), observer);
     const run = await sync();
     expect(run.outcome).toBe('success');
-    expect(emulator.received.filter(forKey('1'))).toHaveLength(2);
+    // The hung try timed out and was retried. Each try of record 1 after the first followed a timeout:
+    // the hang's, and any answer a loaded machine made slower than the 0.3 s allowed (a timeout too).
+    const timeouts = retries.filter((retry) => retry.key === '1');
+    expect(timeouts.length).toBeGreaterThanOrEqual(1);
+    expect(timeouts.every((retry) => retry.reason === 'ETIMEDOUT')).toBe(true);
+    expect(emulator.received.filter(forKey('1'))).toHaveLength(1 + timeouts.length);
   });
 
   it('retries a connection dropped without an answer', async () => {
@@ -130,12 +138,18 @@ describe('delivery', () => {
     expect(emulator.received.filter(forKey('1'))).toHaveLength(1);
   });
 
-  it('never exceeds the configured rate, measured by the emulator', async () => {
+  it('never exceeds the configured rate: the limiter’s departures, and what the emulator received', async () => {
     sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(30));
     const workspace = workspaceFor(gamifyConfig({ url: emulator.url }).replace('requestsPerSecond: 500', 'requestsPerSecond: 20'), dir);
-    const run = await runSync(workspace, workspace.syncNamed('users'));
+    const sync = workspace.syncNamed('users');
+    const departures = recordDepartures(workspace.destination(sync).limiter);
+    const run = await runSync(workspace, sync);
     expect(run.counts.sent).toBe(30);
-    expect(emulator.maxInWindow(1000)).toBeLessThanOrEqual(20);
+    expectPaced(
+      departures,
+      emulator.received.map((request) => request.at),
+      20,
+    );
     expect(emulator.maxInFlight).toBeLessThanOrEqual(4);
   });
 

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/load.js';
-import { runCli, spawnCli, tempDir, writeFile } from './helpers/index.js';
+import { outputLine, runCli, spawnCli, tempDir, writeFile } from './helpers/index.js';
 import { NO_SYNCS, post, segmentConfig, WRITE_KEY } from './helpers/segment.js';
 
 const env = { SEGMENT_WRITE_KEY: WRITE_KEY };
@@ -78,17 +78,8 @@ describe('backflow ingest', () => {
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const exited = once(child, 'exit');
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ingest did not start: ${stdout}${stderr}`)), 20_000);
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        const match = stdout.match(/listening on (http:\/\/\S+)/);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-    });
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const [, url] = await outputLine(child, /listening on (http:\/\/\S+)/, 'backflow ingest to listen');
     expect(stdout).toMatch(/^source events: listening on http:\/\/127\.0\.0\.1:\d+ \(POST \/v1\/batch/);
 
     expect((await post(url, '/v1/identify', { userId: 'u1', traits: { plan: 'pro' } })).status).toBe(200);

@@ -72,7 +72,7 @@ describe('real Segment clients pointed at backflow ingest', () => {
     const errors: unknown[] = [];
     analytics.on('error', (error) => errors.push(error));
     send(analytics);
-    await analytics.closeAndFlush({ timeout: 10_000 });
+    await analytics.closeAndFlush(); // it gives up only after 75 s: a hang, never a busy machine
     expect(errors).toEqual([]);
   }
 

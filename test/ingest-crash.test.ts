@@ -2,27 +2,10 @@
 // in flight; every acknowledged event is in the store afterwards, folded into its profile, and a
 // restarted ingest deduplicates the client's retries.
 import Database from 'better-sqlite3';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { spawnCli, tempDir } from './helpers/index.js';
+import { outputLine, spawnCli, tempDir } from './helpers/index.js';
 import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath, WRITE_KEY } from './helpers/segment.js';
-
-/** Waits for the "listening on URL" line the command prints once it serves. */
-async function listeningUrl(child: ChildProcess): Promise<string> {
-  let output = '';
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  try {
-    for await (const chunk of child.stdout!) {
-      output += chunk;
-      const match = output.match(/listening on (http:\/\/\S+)/);
-      if (match) return match[1];
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`backflow ingest did not start: ${output}`);
-}
 
 const BATCHES = 40;
 const KILL_AFTER = 20;
@@ -42,7 +25,7 @@ describe('a crash right after the answer', () => {
     const file = segmentConfig(dir, NO_SYNCS);
     const child = spawnCli(['--config', file, 'ingest'], { env: { SEGMENT_WRITE_KEY: WRITE_KEY } });
     const exited = once(child, 'exit');
-    const url = await listeningUrl(child);
+    const [, url] = await outputLine(child, /listening on (http:\/\/\S+)/, 'backflow ingest to listen');
 
     const acknowledged: number[] = [];
     let next = 0;

@@ -1,4 +1,4 @@
-// Mapping and fingerprints: each form of SPEC.md, each transform, nulls, and stable hashes.
+// Mapping and fingerprints: each mapping form the README documents, each transform, nulls, and stable hashes.
 import { describe, expect, it } from 'vitest';
 import { mappingValue } from '../src/config/schema.js';
 import { compileMapping, MappingError } from '../src/mapping/index.js';

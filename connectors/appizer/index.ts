@@ -1,4 +1,4 @@
-// Appizer — Create or update a user (../shared/api-docs/appizer-users.txt).
+// Appizer — Create or update a user (https://docs.appizer.com/docs/api/endpoints/users/create-update).
 // POST /v1/users with a Bearer key creates the user, or updates the one with the same user_id.
 import { z } from 'zod';
 import { defineConnector, type HttpResponse } from '../contract.js';

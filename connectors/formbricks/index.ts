@@ -1,4 +1,4 @@
-// Formbricks — Client API, create or identify a user (../shared/api-docs/formbricks-client-user.txt).
+// Formbricks — Client API, create or identify a user (https://formbricks.com/docs/api-reference/client-api-%3E-user/create-or-identify-user).
 // POST {baseUrl}/api/v1/client/{environmentId}/user, no auth; the answer carries the user's data.state.
 import { z } from 'zod';
 import { defineConnector } from '../contract.js';

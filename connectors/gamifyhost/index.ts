@@ -1,4 +1,4 @@
-// GamifyHost — Track / Enrich User (../shared/api-docs/gamifyhost-track-user.txt).
+// GamifyHost — Track / Enrich User (https://docs.gamifyhost.com/user-journeys/track-user/).
 // POST /v1/user-journeys/users with X-API-Key creates or updates the profile keyed by externalId.
 import { z } from 'zod';
 import { defineConnector } from '../contract.js';

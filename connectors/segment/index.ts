@@ -1,7 +1,7 @@
 // Segment — identify calls through the vendor's own client, @segment/analytics-node 3.1
-// (FACTS.md "Segment Tracking API"). The client batches calls into POST {host}/v1/batch and retries
-// them itself; this connector configures it from the destination's config and turns the answer for
-// each call into an outcome. It is the one connector that owns a client (and so its HTTP): the
+// (Segment's HTTP Tracking API, https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/).
+// The client batches calls into POST {host}/v1/batch and retries them itself; this connector
+// configures it from the destination's config and turns the answer for each call into an outcome. It is the one connector that owns a client (and so its HTTP): the
 // engine still gates, paces, records and commits.
 import { createHash } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';

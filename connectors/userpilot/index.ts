@@ -1,4 +1,4 @@
-// Userpilot — Identify a user (../shared/api-docs/userpilot-identify.txt).
+// Userpilot — Identify a user (https://docs.userpilot.com/api-references/endpoints/realtime/identify-user).
 // POST https://{environment}.userpilot.io/v1/identify with `Authorization: Token {key}`; 202 Accepted.
 import { z } from 'zod';
 import { defineConnector } from '../contract.js';

@@ -1,4 +1,4 @@
-// Vitally — Analytics API, create/update a user (../shared/api-docs/vitally-user.txt).
+// Vitally — Analytics API, create/update a user (https://docs.vitally.io/en/articles/9874145-vitally-s-https-analytics-api-user).
 // POST https://{subdomain}.api.vitally.io/analytics/v1/user with Basic auth, keyed by userId.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -15,6 +15,14 @@ const SAFETY = 1.05;
 // Worst case R+1 requests span R x interval - LATENESS_ABSORBED_MS - 1 ms = 1.044 s.
 const LATENESS_ABSORBED_MS = 5;
 
+/** Where the limiter reads the time and waits: the real clock, or a test's (see rate-limiter.test.ts). */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<unknown>;
+}
+
+const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
 export class RateLimiter {
   private readonly intervalMs: number;
   /** The previous caller's slot: its turn, or a few milliseconds before its actual release if that was later. */
@@ -25,8 +33,13 @@ export class RateLimiter {
   /** Total time callers spent waiting on the limiter, for metrics. */
   waitedMs = 0;
   waits = 0;
+  /** Called as each caller is let go, with that time (epoch ms): the departures whose spacing the tests check. */
+  onDeparture?: (atMs: number) => void;
 
-  constructor(readonly requestsPerSecond: number) {
+  constructor(
+    readonly requestsPerSecond: number,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.intervalMs = (1000 / requestsPerSecond) * SAFETY;
   }
 
@@ -37,19 +50,20 @@ export class RateLimiter {
    */
   take(): Promise<number> {
     const turn = this.queue.then(async () => {
-      const started = Date.now();
+      const started = this.clock.now();
       for (;;) {
-        const wait = Math.max(this.lastAt + this.intervalMs, this.pausedUntil) - Date.now();
+        const wait = Math.max(this.lastAt + this.intervalMs, this.pausedUntil) - this.clock.now();
         // The clock counts whole milliseconds: a wait under one is rounding, and sleeping it would
         // cost a whole timer tick per request (at 10,000/s and more, requests would queue here).
         if (wait < 1) break;
-        await sleep(wait);
+        await this.clock.sleep(wait);
       }
-      const now = Date.now();
+      const now = this.clock.now();
       // The slot taken: never before its turn (so sub-millisecond spacing adds up instead of
       // vanishing), and at most a few milliseconds before the release (a late timer never lets
       // the next requests catch up in a burst).
       this.lastAt = Math.max(now - LATENESS_ABSORBED_MS, this.lastAt + this.intervalMs);
+      this.onDeparture?.(now);
       const waited = now - started;
       if (waited > 0) {
         this.waits++;

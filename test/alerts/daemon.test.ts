@@ -3,8 +3,8 @@
 // and a run interrupted by SIGTERM is alerted before the daemon exits.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebhookReceiver } from '../../sandbox/webhook-receiver.js';
-import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY, waitUntil } from '../daemon/daemon-process.js';
-import { gamifyWarehouse, writeFile } from '../helpers/index.js';
+import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY } from '../daemon/daemon-process.js';
+import { gamifyWarehouse, waitUntil, writeFile } from '../helpers/index.js';
 
 async function receiver(): Promise<WebhookReceiver> {
   const started = new WebhookReceiver();
@@ -25,12 +25,12 @@ describe('daemon alerts', () => {
     const daemon = new DaemonProcess(config, { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: emulator.url });
 
     // Three runs finish and their three messages arrive, while not one of them has been answered.
-    await daemon.waitForNth(runFinished('users'), 3, 30_000, 'three scheduled runs');
-    await waitUntil(() => hook.posts.length >= 3, 20_000, 'three alert messages to arrive');
+    await daemon.waitForNth(runFinished('users'), 3, 'three scheduled runs');
+    await waitUntil('three alert messages to arrive', () => hook.posts.length >= 3);
     expect(daemon.lines.filter(alertLine)).toEqual([]);
 
     hook.release();
-    await daemon.waitForNth((line) => line.msg === 'alert sent', 3, 20_000, 'the held messages to be answered');
+    await daemon.waitForNth((line) => line.msg === 'alert sent', 3, 'the held messages to be answered');
     daemon.signal('SIGTERM');
     expect((await daemon.exited).code).toBe(0);
 
@@ -63,9 +63,9 @@ describe('daemon alerts', () => {
     const second = (new Date().getSeconds() + 2) % 60;
     writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *` }) + alerts);
     daemon.signal('SIGHUP');
-    const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the scheduled run');
+    const finished = await daemon.waitForLog(runFinished('users'), 'the scheduled run');
     expect(finished.outcome).toBe('success');
-    const failed = await daemon.waitForLog((line) => line.msg.startsWith('alert not delivered'), 20_000, 'the failing alert');
+    const failed = await daemon.waitForLog((line) => line.msg.startsWith('alert not delivered'), 'the failing alert');
     expect(failed).toMatchObject({
       alert: 'failing',
       sync: 'users',
@@ -74,7 +74,7 @@ describe('daemon alerts', () => {
       attempts: 3,
       error: 'HTTP 500: {"error":"down for maintenance"}',
     });
-    await daemon.waitForLog((line) => line.msg === 'alert sent' && line.alert === 'fine', 20_000, 'the fine alert');
+    await daemon.waitForLog((line) => line.msg === 'alert sent' && line.alert === 'fine', 'the fine alert');
 
     const after = parseMetrics(await daemon.metricsText());
     expect(metric(after, 'backflow_alerts_total', { alert: 'failing', result: 'failed' })).toBe(1);
@@ -98,11 +98,11 @@ describe('daemon alerts', () => {
     const alerts = `alerts:\n  - { name: shutdowns, type: webhook, url: "${hook.url}/in", on: [interrupted] }\n`;
     const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 1 }) + alerts);
     const daemon = new DaemonProcess(config, { GAMIFY_KEY: SECRET_KEY, GAMIFY_URL: emulator.url });
-    await daemon.waitForLog((line) => line.msg === 'run started', 20_000, 'a run to start');
-    await waitUntil(() => emulator.received.length > 0, 20_000, 'a request in flight');
+    await daemon.waitForLog((line) => line.msg === 'run started', 'a run to start');
+    await waitUntil('a request in flight', () => emulator.received.length > 0);
 
     daemon.signal('SIGTERM');
-    await daemon.waitForLog((line) => line.msg.startsWith('shutting down'), 20_000, 'the shutdown to begin');
+    await daemon.waitForLog((line) => line.msg.startsWith('shutting down'), 'the shutdown to begin');
     emulator.release();
     expect((await daemon.exited).code).toBe(0);
 

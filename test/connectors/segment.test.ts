@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import { SegmentEmulator } from '../../sandbox/segment.js';
 import { runCli, sqliteExec, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
@@ -167,80 +167,73 @@ describe('syncing a warehouse to Segment', () => {
   });
 });
 
+/** An in-process workspace over CONFIG, a warehouse of `count` users and a running emulator; all gone when the test ends. */
+async function segmentWorkspace(count: number) {
+  const emulator = new SegmentEmulator([WRITE_KEY]);
+  const host = await emulator.start();
+  onTestFinished(() => emulator.stop());
+  const dir = tempDir();
+  sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(count));
+  const workspace = workspaceFor(CONFIG, dir, { SEGMENT_WRITE_KEY: WRITE_KEY, SEGMENT_HOST: host });
+  return { emulator, workspace, sync: workspace.syncNamed('users-to-segment') };
+}
+
 describe('committing only what Segment confirmed', () => {
   it('keeps the records of a batch that never got through out of state, and sends them on the next run', async () => {
-    const emulator = new SegmentEmulator([WRITE_KEY]);
-    const host = await emulator.start();
-    try {
-      const dir = tempDir();
-      sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(20));
-      const workspace = workspaceFor(CONFIG, dir, { SEGMENT_WRITE_KEY: WRITE_KEY, SEGMENT_HOST: host });
-      const sync = workspace.syncNamed('users-to-segment');
-      // The batch holding user 3 loses its connection on the try and on the one retry.
-      const holdsUser3 = (request: { body: unknown }) => JSON.stringify(request.body).includes('"userId":"3"');
-      emulator.inject({ kind: 'drop' }, 2, holdsUser3);
+    const { emulator, workspace, sync } = await segmentWorkspace(20);
+    // The batch holding user 3 loses its connection on the try and on the one retry.
+    const holdsUser3 = (request: { body: unknown }) => JSON.stringify(request.body).includes('"userId":"3"');
+    emulator.inject({ kind: 'drop' }, 2, holdsUser3);
 
-      const first = await runSync(workspace, sync);
-      const lost = (emulator.received.find(holdsUser3)!.body as { batch: { userId: string }[] }).batch.map((message) => message.userId).sort();
-      expect(lost).toContain('3');
-      expect(first.outcome).toBe('partial');
-      expect(first.counts).toMatchObject({ sent: 20 - lost.length, failed: lost.length });
-      expect(first.rejections[0].reason).toMatch(/^could not deliver to Segment: fetch failed .*analytics-node gave up after its retries$/);
+    const first = await runSync(workspace, sync);
+    const lost = (emulator.received.find(holdsUser3)!.body as { batch: { userId: string }[] }).batch.map((message) => message.userId).sort();
+    expect(lost).toContain('3');
+    expect(first.outcome).toBe('partial');
+    expect(first.counts).toMatchObject({ sent: 20 - lost.length, failed: lost.length });
+    expect(first.rejections[0].reason).toMatch(/^could not deliver to Segment: fetch failed .*analytics-node gave up after its retries$/);
 
-      const state = workspace.state.lookup(
-        sync.name,
-        users(20).map((row) => String(row.id)),
-      );
-      expect([...state.records.keys()].sort()).toEqual(
-        users(20)
-          .map((row) => String(row.id))
-          .filter((key) => !lost.includes(key))
-          .sort(),
-      );
-      expect([...state.rejections.keys()].sort()).toEqual(lost);
+    const state = workspace.state.lookup(
+      sync.name,
+      users(20).map((row) => String(row.id)),
+    );
+    expect([...state.records.keys()].sort()).toEqual(
+      users(20)
+        .map((row) => String(row.id))
+        .filter((key) => !lost.includes(key))
+        .sort(),
+    );
+    expect([...state.rejections.keys()].sort()).toEqual(lost);
 
-      const kept = emulator.identifies.length;
-      const second = await runSync(workspace, sync);
-      expect(second.outcome).toBe('success');
-      expect(second.counts).toMatchObject({ retry: lost.length, sent: lost.length, unchanged: 20 - lost.length });
-      expect(
-        emulator.identifies
-          .slice(kept)
-          .map((message) => message.userId)
-          .sort(),
-      ).toEqual(lost);
-      expect(workspace.state.lookup(sync.name, lost).records.size).toBe(lost.length);
-    } finally {
-      await emulator.stop();
-    }
+    const kept = emulator.identifies.length;
+    const second = await runSync(workspace, sync);
+    expect(second.outcome).toBe('success');
+    expect(second.counts).toMatchObject({ retry: lost.length, sent: lost.length, unchanged: 20 - lost.length });
+    expect(
+      emulator.identifies
+        .slice(kept)
+        .map((message) => message.userId)
+        .sort(),
+    ).toEqual(lost);
+    expect(workspace.state.lookup(sync.name, lost).records.size).toBe(lost.length);
   });
 });
 
 describe('a batch Segment refuses with 400', () => {
   it('rejects the records of that batch with the reason, commits the rest, and sends them again next run', async () => {
-    const emulator = new SegmentEmulator([WRITE_KEY]);
-    const host = await emulator.start();
-    try {
-      const dir = tempDir();
-      sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(20));
-      const workspace = workspaceFor(CONFIG, dir, { SEGMENT_WRITE_KEY: WRITE_KEY, SEGMENT_HOST: host });
-      const sync = workspace.syncNamed('users-to-segment');
-      emulator.inject({ kind: 'status', status: 400, body: { error: 'Bad Request' } }, 1);
+    const { emulator, workspace, sync } = await segmentWorkspace(20);
+    emulator.inject({ kind: 'status', status: 400, body: { error: 'Bad Request' } }, 1);
 
-      const first = await runSync(workspace, sync);
-      const refused = (emulator.received[0].body as { batch: { userId: string }[] }).batch.map((message) => message.userId).sort();
-      expect(emulator.received).toHaveLength(2); // a 400 is never retried by analytics-node
-      expect(first.outcome).toBe('partial');
-      expect(first.counts).toMatchObject({ rejected: refused.length, sent: 20 - refused.length, failed: 0 });
-      expect(first.rejections[0].reason).toBe('Segment answered HTTP 400 Bad Request: the batch holding this record was refused (malformed, or over 500 KB)');
-      expect([...workspace.state.lookup(sync.name, refused).rejections.values()].map((rejection) => rejection.status)).toEqual(refused.map(() => 400));
+    const first = await runSync(workspace, sync);
+    const refused = (emulator.received[0].body as { batch: { userId: string }[] }).batch.map((message) => message.userId).sort();
+    expect(emulator.received).toHaveLength(2); // a 400 is never retried by analytics-node
+    expect(first.outcome).toBe('partial');
+    expect(first.counts).toMatchObject({ rejected: refused.length, sent: 20 - refused.length, failed: 0 });
+    expect(first.rejections[0].reason).toBe('Segment answered HTTP 400 Bad Request: the batch holding this record was refused (malformed, or over 500 KB)');
+    expect([...workspace.state.lookup(sync.name, refused).rejections.values()].map((rejection) => rejection.status)).toEqual(refused.map(() => 400));
 
-      const second = await runSync(workspace, sync);
-      expect(second.counts).toMatchObject({ retry: refused.length, sent: refused.length });
-      expect(emulator.identifies).toHaveLength(20);
-    } finally {
-      await emulator.stop();
-    }
+    const second = await runSync(workspace, sync);
+    expect(second.counts).toMatchObject({ retry: refused.length, sent: refused.length });
+    expect(emulator.identifies).toHaveLength(20);
   });
 });
 

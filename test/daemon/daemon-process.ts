@@ -1,8 +1,9 @@
 // Drives `backflow daemon` as a child process: its JSON log lines, awaited by content, its /metrics,
-// and its exit. Every wait is bounded.
+// and its exit. A wait for a line ends when the line comes, or fails as soon as the daemon exits
+// without it; the child is killed and awaited when the test ends (spawnCli).
 import type { ChildProcess } from 'node:child_process';
-import { onTestFinished } from 'vitest';
-import { spawnCli } from '../helpers/index.js';
+import { spawnCli, waitUntil } from '../helpers/index.js';
+import { ChangeSignal } from '../helpers/wait.js';
 
 export type LogLine = Record<string, unknown> & { msg: string; level: string };
 
@@ -13,7 +14,9 @@ export class DaemonProcess {
   stderr = '';
   stdout = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  /** Each new log line, and the exit. */
+  private readonly changes = new ChangeSignal();
+  private hasExited = false;
   private partial = '';
 
   constructor(configFile: string, env: NodeJS.ProcessEnv) {
@@ -26,10 +29,13 @@ export class DaemonProcess {
       this.partial = complete.pop() ?? '';
       for (const text of complete) if (text.trim()) this.accept(text);
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-    onTestFinished(() => {
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    });
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        this.hasExited = true;
+        this.changes.notify();
+        resolve({ code, signal });
+      }),
+    );
   }
 
   private accept(text: string): void {
@@ -41,37 +47,36 @@ export class DaemonProcess {
       line = { msg: `NOT JSON: ${text}`, level: 'invalid' };
     }
     this.lines.push(line);
-    this.waiters = this.waiters.filter((waiter) => {
-      if (!waiter.predicate(line)) return true;
-      waiter.resolve(line);
-      return false;
-    });
+    this.changes.notify();
   }
 
-  /** The first log line (already written or to come) that `predicate` accepts. */
-  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 20_000, what = 'a log line'): Promise<LogLine> {
-    const seen = this.lines.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(`timed out waiting for ${what} (exit: ${this.child.exitCode ?? this.child.signalCode ?? 'still running'}); log so far:\n${this.stderr}`),
-          ),
-        timeoutMs,
-      );
-      this.waiters.push({ predicate, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-    });
+  /** The first log line (already written or to come) that `predicate` accepts; fails if the daemon exits first. */
+  waitForLog(predicate: (line: LogLine) => boolean, what = 'a log line'): Promise<LogLine> {
+    return this.waitForPick(() => this.lines.find(predicate), what);
   }
 
   /** The Nth (1-based) log line that `predicate` accepts, counting lines already written. */
-  waitForNth(predicate: (line: LogLine) => boolean, n: number, timeoutMs = 20_000, what = 'a log line'): Promise<LogLine> {
-    let count = 0;
-    return this.waitForLog((line) => predicate(line) && ++count === n, timeoutMs, `${what} #${n}`);
+  waitForNth(predicate: (line: LogLine) => boolean, n: number, what = 'a log line'): Promise<LogLine> {
+    return this.waitForPick(() => this.lines.filter(predicate)[n - 1], `${what} #${n}`);
+  }
+
+  private waitForPick(pick: () => LogLine | undefined, what: string): Promise<LogLine> {
+    return waitUntil(
+      what,
+      () => {
+        const line = pick();
+        if (line) return line;
+        if (this.hasExited) {
+          throw new Error(`the daemon exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; its log:\n${this.stderr}`);
+        }
+        return undefined;
+      },
+      this.changes,
+    );
   }
 
   async url(): Promise<string> {
-    const started = await this.waitForLog((line) => line.msg === 'daemon started', 20_000, 'the daemon to start');
+    const started = await this.waitForLog((line) => line.msg === 'daemon started', 'the daemon to start');
     return started.url as string;
   }
 
@@ -109,15 +114,6 @@ export function metric(values: Map<string, number>, name: string, labels: Record
     if (Object.entries(labels).every(([label, wanted]) => have[label] === wanted)) return value;
   }
   return undefined;
-}
-
-/** Resolves when `condition` holds (checked every 10 ms: the emulator has no events), or fails after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean, timeoutMs = 20_000, what = 'a condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** A config syncing the `users` table of ./warehouse.db to GamifyHost, for daemon tests. */

@@ -25,7 +25,7 @@ syncs:
 `,
     );
     const daemon = new DaemonProcess(config, { SEGMENT_WRITE_KEY: WRITE_KEY });
-    const started = await daemon.waitForLog((line) => line.msg === 'service started', 20_000, 'the ingest service');
+    const started = await daemon.waitForLog((line) => line.msg === 'service started', 'the ingest service');
     const [ingestUrl] = started.addresses as string[];
 
     const before = parseMetrics(await daemon.metricsText());
@@ -33,7 +33,7 @@ syncs:
 
     const batch = Array.from({ length: 50 }, (_, index) => ({ type: 'track', userId: `u-${index % 5}`, event: 'Clicked', messageId: `m-${index}` }));
     expect((await post(ingestUrl, '/v1/batch', { batch })).status).toBe(200);
-    const pruned = await daemon.waitForLog((line) => line.msg === 'events pruned (older than the retention)', 20_000, 'a prune pass');
+    const pruned = await daemon.waitForLog((line) => line.msg === 'events pruned (older than the retention)', 'a prune pass');
     expect(pruned).toMatchObject({ source: 'events', events: 50, level: 'info' });
 
     const values = parseMetrics(await daemon.metricsText());

@@ -34,9 +34,10 @@ describe('daemon metrics and logs', () => {
       (request) => (request.body as { externalId?: string }).externalId === '5',
     );
 
-    // Started with a schedule that never fires here, then given one that fires once a minute, two
-    // seconds from now (reloads take milliseconds): exactly one run while the test reads /metrics.
-    const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '0 0 1 1 *', requestsPerSecond: 20, concurrency: 6 }));
+    // Started with a schedule that never fires here; given one that fires every second, then the first
+    // one back while the run it started waits on the destination: exactly one run while the test reads /metrics.
+    const never = daemonConfig({ schedule: '0 0 1 1 *', requestsPerSecond: 20, concurrency: 6 });
+    const config = writeFile(dir, 'backflow.yaml', never);
     const daemon = new DaemonProcess(config, env);
     const url = await daemon.url();
 
@@ -47,10 +48,15 @@ describe('daemon metrics and logs', () => {
     expect(metric(before, 'backflow_records_total', { sync: 'users', destination: 'gamify', outcome: 'sent' })).toBe(0);
     expect(metric(before, 'backflow_last_success_timestamp_seconds', { sync: 'users' })).toBeUndefined();
 
-    const second = (new Date().getSeconds() + 2) % 60;
-    writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: `${second} * * * * *`, requestsPerSecond: 20, concurrency: 6 }));
+    emulator.hold();
+    writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', requestsPerSecond: 20, concurrency: 6 }));
     daemon.signal('SIGHUP');
-    const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the scheduled run');
+    await daemon.waitForLog((line) => line.msg === 'run started' && line.sync === 'users', 'the scheduled run to start');
+    writeFile(dir, 'backflow.yaml', never);
+    daemon.signal('SIGHUP');
+    await daemon.waitForNth((line) => line.msg === 'config reloaded', 2, 'the schedule that never fires, put back');
+    emulator.release();
+    const finished = await daemon.waitForLog(runFinished('users'), 'the scheduled run');
     expect(finished.outcome).toBe('partial');
 
     const response = await fetch(`${url}/metrics`);

@@ -3,8 +3,8 @@
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
-import { gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, writeFile } from '../helpers/index.js';
-import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY, waitUntil } from './daemon-process.js';
+import { gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, waitUntil, writeFile } from '../helpers/index.js';
+import { daemonConfig, DaemonProcess, metric, parseMetrics, runFinished, SECRET_KEY } from './daemon-process.js';
 
 interface RunRow {
   id: number;
@@ -48,10 +48,10 @@ describe('one run per sync at a time', () => {
   it('skips and counts a tick that comes while the previous run is still going', async () => {
     emulator.hold(); // the first run waits on the destination across several ticks
     const daemon = new DaemonProcess(config, env);
-    const skip = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.sync === 'users', 20_000, 'a skipped tick');
+    const skip = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.sync === 'users', 'a skipped tick');
     expect(skip).toMatchObject({ reason: 'overlap', runId: 1 });
     emulator.release();
-    const first = await daemon.waitForLog(runFinished('users'), 20_000, 'the first run');
+    const first = await daemon.waitForLog(runFinished('users'), 'the first run');
     expect(first).toMatchObject({ runId: 1, outcome: 'success', counts: expect.objectContaining({ sent: 10 }) });
 
     const values = parseMetrics(await daemon.metricsText());
@@ -71,9 +71,9 @@ describe('one run per sync at a time', () => {
     emulator.hold();
     const cli = spawnCli(['--config', config, 'sync', '--sync', 'users'], { env });
     const cliExit = new Promise<number | null>((resolve) => cli.on('exit', resolve));
-    await waitUntil(() => emulator.received.length >= 1, 20_000, 'the CLI sync to start sending');
+    await waitUntil('the CLI sync to start sending', () => emulator.received.length >= 1, emulator);
     const daemon = new DaemonProcess(config, env);
-    const locked = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.reason === 'locked', 20_000, 'a tick skipped as locked');
+    const locked = await daemon.waitForLog((line) => line.msg.startsWith('run skipped') && line.reason === 'locked', 'a tick skipped as locked');
     expect(locked.holder).toContain('is already running');
     emulator.release();
     expect(await cliExit).toBe(0);
@@ -82,14 +82,13 @@ describe('one run per sync at a time', () => {
     // 2. The daemon runs a change (held at the destination); `backflow sync` started meanwhile is refused.
     emulator.hold();
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Renamed ' || id");
-    await waitUntil(() => emulator.received.length >= 11, 20_000, 'the daemon to send the change');
+    await waitUntil('the daemon to send the change', () => emulator.received.length >= 11, emulator);
     const refused = await runCli(['--config', config, 'sync', '--sync', 'users'], { env });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/sync "users" is already running \(process \d+/);
     emulator.release();
     const changed = await daemon.waitForLog(
       (line) => runFinished('users')(line) && (line.counts as { changed: number }).changed === 10,
-      20_000,
       'the daemon run with the change',
     );
     expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 10 }) });

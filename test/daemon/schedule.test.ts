@@ -31,25 +31,21 @@ describe('the daemon schedule', () => {
     const config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', extraSyncs: BROKEN_SYNC }));
     const daemon = new DaemonProcess(config, env);
 
-    const first = await daemon.waitForLog(runFinished('users'), 20_000, 'the first run of users');
+    const first = await daemon.waitForLog(runFinished('users'), 'the first run of users');
     expect(first).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ added: 5, sent: 5 }) });
     expect(emulator.sentBodies.map((body) => body.externalId).sort()).toEqual(['1', '2', '3', '4', '5']);
 
-    const broken = await daemon.waitForLog(runFinished('broken'), 20_000, 'the broken sync to fail');
+    const broken = await daemon.waitForLog(runFinished('broken'), 'the broken sync to fail');
     expect(broken.outcome).toBe('failed');
     expect(broken.error).toContain('table_that_does_not_exist');
 
     // A later tick picks up a change, while the broken sync keeps failing beside it.
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Renamed' where id = 2");
-    const changed = await daemon.waitForLog(
-      (line) => runFinished('users')(line) && (line.counts as { sent: number }).sent === 1,
-      20_000,
-      'a run sending the change',
-    );
+    const changed = await daemon.waitForLog((line) => runFinished('users')(line) && (line.counts as { sent: number }).sent === 1, 'a run sending the change');
     expect(changed).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ changed: 1, unchanged: 4 }) });
     expect(emulator.sentBodies).toHaveLength(6);
     expect(emulator.sentBodies[5]).toMatchObject({ externalId: '2', displayName: 'Renamed' });
-    await daemon.waitForNth(runFinished('broken'), 2, 20_000, 'the broken sync to be tried again');
+    await daemon.waitForNth(runFinished('broken'), 2, 'the broken sync to be tried again');
 
     const health = await fetch(`${await daemon.url()}/healthz`);
     expect(health.status).toBe(200);
@@ -73,21 +69,21 @@ describe('the daemon schedule', () => {
     // A bad config is refused with its position; the daemon keeps the old one.
     writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: 'every minute' }));
     daemon.signal('SIGHUP');
-    const refused = await daemon.waitForLog((line) => line.msg.startsWith('config reload refused'), 20_000, 'the refusal');
+    const refused = await daemon.waitForLog((line) => line.msg.startsWith('config reload refused'), 'the refusal');
     expect(refused.issues).toEqual([expect.stringMatching(/backflow\.yaml:\d+:\d+: syncs\[0\]\.schedule: "every minute" is not a valid cron expression/)]);
 
     // A valid config that schedules every second applies; the first run waits on the destination.
     emulator.hold();
     writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 1 }));
     daemon.signal('SIGHUP');
-    await daemon.waitForLog((line) => line.msg === 'run started' && line.sync === 'users', 20_000, 'a run on the new schedule');
+    await daemon.waitForLog((line) => line.msg === 'run started' && line.sync === 'users', 'a run on the new schedule');
 
     // Reloading mid-run leaves the run going; it finishes with every record sent once.
     daemon.signal('SIGHUP');
-    const reloaded = await daemon.waitForNth((line) => line.msg === 'config reloaded', 2, 20_000, 'the second reload');
+    const reloaded = await daemon.waitForNth((line) => line.msg === 'config reloaded', 2, 'the second reload');
     expect(reloaded.running).toEqual(['users']);
     emulator.release();
-    const finished = await daemon.waitForLog(runFinished('users'), 20_000, 'the run to finish');
+    const finished = await daemon.waitForLog(runFinished('users'), 'the run to finish');
     expect(finished).toMatchObject({ outcome: 'success', counts: expect.objectContaining({ sent: 5 }) });
     expect(emulator.sentBodies).toHaveLength(5);
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { runDaemon, type DaemonService } from '../../src/daemon/index.js';
 import { createLogger } from '../../src/log.js';
-import { sqliteTable, tempDir, users } from '../helpers/index.js';
+import { sqliteTable, tempDir, users, waitUntil } from '../helpers/index.js';
+import { ChangeSignal } from '../helpers/wait.js';
 import { daemonConfig, metric, parseMetrics } from './daemon-process.js';
 
 function setup() {
@@ -14,13 +15,23 @@ function setup() {
   const text = daemonConfig({ schedule: '0 0 1 1 *' });
   const load = () => parseConfig(text, path.join(dir, 'backflow.yaml'), { GAMIFY_KEY: 'pk_test_services', GAMIFY_URL: 'http://127.0.0.1:9' });
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ write: (line) => lines.push(JSON.parse(line)), readable: false, level: 'info' });
-  return { load, lines, log };
+  const written = new ChangeSignal();
+  const log = createLogger({
+    write: (line) => {
+      lines.push(JSON.parse(line));
+      written.notify();
+    },
+    readable: false,
+    level: 'info',
+  });
+  /** The first log line with this message, written or to come. */
+  const logLine = (msg: string) => waitUntil(`a "${msg}" log line`, () => lines.find((entry) => entry.msg === msg), written);
+  return { load, lines, log, logLine };
 }
 
 describe('daemon services', () => {
   it('starts each service with the config and metrics, and closes it on SIGTERM', async () => {
-    const { load, lines, log } = setup();
+    const { load, lines, log, logLine } = setup();
     const events: string[] = [];
     const ingest: DaemonService = {
       name: 'segment ingest',
@@ -36,7 +47,7 @@ describe('daemon services', () => {
     const signalListeners = process.listenerCount('SIGTERM');
     const stopped = runDaemon({ load, services: [ingest], exit: (code) => void exits.push(code), log });
 
-    const started = await waitForLine(lines, 'daemon started');
+    const started = await logLine('daemon started');
     expect(lines.find((line) => line.msg === 'service started')).toMatchObject({ service: 'segment ingest', addresses: ['http://127.0.0.1:8088'] });
     const values = parseMetrics(await (await fetch(`${started.url as string}/metrics`)).text());
     expect(metric(values, 'backflow_ingest_events_total', { outcome: 'accepted' })).toBe(1);
@@ -62,12 +73,3 @@ describe('daemon services', () => {
     expect(process.listenerCount('SIGTERM')).toBe(signalListeners);
   });
 });
-
-async function waitForLine(lines: Record<string, unknown>[], msg: string): Promise<Record<string, unknown>> {
-  for (let waited = 0; waited < 10_000; waited += 10) {
-    const line = lines.find((entry) => entry.msg === msg);
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no "${msg}" log line`);
-}

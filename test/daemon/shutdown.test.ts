@@ -4,8 +4,8 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
-import { gamifyWarehouse, runCli, writeFile } from '../helpers/index.js';
-import { daemonConfig, DaemonProcess, SECRET_KEY, waitUntil } from './daemon-process.js';
+import { gamifyWarehouse, runCli, waitUntil, writeFile } from '../helpers/index.js';
+import { daemonConfig, DaemonProcess, SECRET_KEY } from './daemon-process.js';
 
 const ALL_KEYS = Array.from({ length: 30 }, (_, index) => String(index + 1)).sort();
 
@@ -41,11 +41,22 @@ describe('stopping the daemon', () => {
 
   const keysOf = (bodies: Record<string, unknown>[]) => bodies.map((body) => String(body.externalId)).sort();
 
+  /** Holds the destination's answers from the moment it has accepted `count` records: the run is mid-way, with requests in flight. */
+  const holdAfterAccepting = (count: number) => {
+    const off = emulator.onChange(() => {
+      if (emulator.accepted < count) return;
+      off();
+      emulator.hold();
+    });
+    return waitUntil(`${count} records accepted`, () => emulator.accepted >= count, emulator);
+  };
+
   it('on SIGTERM lets in-flight requests finish, commits them, exits 0, and the next sync sends only the rest', async () => {
-    emulator.latencyMs = 150;
     const daemon = new DaemonProcess(config, env);
-    await waitUntil(() => emulator.accepted >= 6, 20_000, 'six records accepted');
+    await holdAfterAccepting(6);
     daemon.signal('SIGTERM');
+    await daemon.waitForLog((line) => line.msg.startsWith('shutting down'), 'the shutdown to begin');
+    emulator.release(); // the requests in flight at the signal are answered now
     const exit = await daemon.exited;
     expect(exit.code).toBe(0);
 
@@ -60,7 +71,6 @@ describe('stopping the daemon', () => {
     expect(JSON.parse(state.runs.at(-1)!.counts).sent).toBe(delivered.length);
     expect(daemon.lines.map((line) => line.msg)).toContain('daemon stopped');
 
-    emulator.latencyMs = 0;
     const before = emulator.sentBodies.length;
     const next = await runCli(['--config', config, 'sync'], { env });
     expect(next.code).toBe(0);
@@ -69,11 +79,10 @@ describe('stopping the daemon', () => {
   });
 
   it('on a second signal exits at once, with every confirmed record committed and the lock released', async () => {
-    emulator.latencyMs = 400;
     const daemon = new DaemonProcess(config, env);
-    await waitUntil(() => emulator.accepted >= 4, 20_000, 'four records accepted');
+    await holdAfterAccepting(4); // the requests in flight are never answered before the second signal
     daemon.signal('SIGTERM');
-    await daemon.waitForLog((line) => line.msg.startsWith('shutting down'), 10_000, 'the shutdown to begin');
+    await daemon.waitForLog((line) => line.msg.startsWith('shutting down'), 'the shutdown to begin');
     daemon.signal('SIGINT');
     const exit = await daemon.exited;
     expect(exit.code).toBe(1);
@@ -91,7 +100,7 @@ describe('stopping the daemon', () => {
     expect(state.runs.at(-1)).toMatchObject({ outcome: 'interrupted', error: 'a second SIGINT' });
 
     // The next sync sends exactly what the state does not hold.
-    emulator.latencyMs = 0;
+    emulator.release();
     const before = emulator.sentBodies.length;
     const next = await runCli(['--config', config, 'sync'], { env });
     expect(next.code).toBe(0);
@@ -99,10 +108,10 @@ describe('stopping the daemon', () => {
   });
 
   it('when the grace period runs out, exits 1 with the run recorded as interrupted and the lock released', async () => {
-    emulator.latencyMs = 5_000; // answers would come long after the grace period
+    emulator.hold(); // no answer comes before the grace period runs out
     config = writeFile(dir, 'backflow.yaml', daemonConfig({ schedule: '* * * * * *', concurrency: 2, graceSeconds: 1 }));
     const daemon = new DaemonProcess(config, env);
-    await waitUntil(() => emulator.received.length >= 2, 20_000, 'requests in flight');
+    await waitUntil('requests in flight', () => emulator.received.length >= 2, emulator);
     daemon.signal('SIGTERM');
     expect((await daemon.exited).code).toBe(1);
     expect(daemon.lines.find((line) => line.msg === 'daemon stopped without waiting for in-flight requests')).toMatchObject({

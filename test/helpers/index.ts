@@ -1,17 +1,23 @@
 // Test helpers: temp folders, configs, a SQLite warehouse, the real CLI as a child process, and a
 // workspace for in-process engine tests. Every test gets its own folder and state file.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import type { DeliveryObserver } from '../../src/delivery/destination.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { registerSecrets } from '../../src/redact.js';
 import { StateStore } from '../../src/state/store.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
+import { ChangeSignal, waitUntil } from './wait.js';
+
+export { waitUntil } from './wait.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // The built CLI (test/global-setup.ts builds before any test): what bin/backflow.js runs, and about
@@ -67,46 +73,82 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real (built) CLI as a user would. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? REPO,
-      env: { ...process.env, CI: 'true', ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-  });
-}
-
-/** Spawns the CLI without waiting, for crash tests (SIGKILL mid-run). */
-export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawn(process.execPath, [CLI, ...args], {
+/**
+ * Spawns the built CLI as a user would, without waiting. The child is the test's: when the test ends,
+ * however it ends, a child still running is SIGKILLed and its exit awaited, so no process outlives
+ * its test to hold a sync lock, a port or a file of the next one.
+ */
+export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcessByStdio<null, Readable, Readable> {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, CI: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const closed = once(child, 'close').catch(() => undefined);
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await closed;
+  });
+  return child;
+}
+
+/**
+ * Runs the built CLI to its end and returns what it printed. No timer of its own: a run that hangs is
+ * ended by the test's timeout, and spawnCli's cleanup kills it.
+ */
+export async function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const child = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { code: code ?? (signal ? 128 : 1), stdout, stderr };
+}
+
+/** Resolves with the first match of `pattern` in the child's stdout; fails if the child exits first, with what it printed. */
+export async function outputLine(child: ChildProcessByStdio<null, Readable, Readable>, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
+  let output = '';
+  let exited = false;
+  const changes = new ChangeSignal();
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    changes.notify();
+  });
+  child.stderr.on('data', (chunk) => (output += chunk));
+  child.once('exit', () => {
+    exited = true;
+    changes.notify();
+  });
+  return waitUntil(
+    what,
+    () => {
+      const match = output.match(pattern);
+      if (match) return match;
+      if (exited) throw new Error(`the CLI exited (${child.exitCode ?? child.signalCode}) before ${what}:\n${output}`);
+      return undefined;
+    },
+    changes,
+  );
 }
 
 /** A workspace over a config text, for in-process engine tests; closed when the test ends. */
-export function workspaceFor(configText: string, dir: string, env: NodeJS.ProcessEnv = {}): Workspace {
+export function workspaceFor(configText: string, dir: string, env: NodeJS.ProcessEnv = {}, observer?: DeliveryObserver): Workspace {
   const loaded = parseConfig(configText, path.join(dir, 'backflow.yaml'), { ...process.env, ...env });
   registerSecrets(loaded.secrets);
   const state = StateStore.open(loaded.statePath);
-  const workspace = new Workspace(loaded, state);
+  const workspace = new Workspace(loaded, state, observer);
   onTestFinished(async () => {
     await workspace.close();
     state.close();
   });
   return workspace;
+}
+
+/** The retries a workspace's destinations made, as "key reason" (e.g. "3 ETIMEDOUT", "5 HTTP 503"), for workspaceFor. */
+export function retryLog(): { observer: DeliveryObserver; retries: { key: string; reason: string }[] } {
+  const retries: { key: string; reason: string }[] = [];
+  return { observer: { retry: (_destination, reason, context) => void retries.push({ key: context.key, reason }) }, retries };
 }
 
 /** Users rows for tests: ids 1..count with a few realistic columns. */
@@ -169,9 +211,9 @@ ${
  * The common fixture: a fresh folder with a SQLite warehouse of `count` users, and a started
  * GamifyHost emulator that accepts the helpers' default key; both are gone when the test ends.
  */
-export async function gamifyWarehouse(count: number): Promise<{ dir: string; emulator: GamifyHostEmulator }> {
+export async function gamifyWarehouse(count: number, emulatorOptions: { maxBodyBytes?: number } = {}): Promise<{ dir: string; emulator: GamifyHostEmulator }> {
   const dir = tempDir();
-  const emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
+  const emulator = new GamifyHostEmulator(['pk_test_secret_key_123'], emulatorOptions);
   await emulator.start();
   onTestFinished(() => emulator.stop());
   sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(count));

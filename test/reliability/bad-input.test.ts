@@ -3,12 +3,12 @@
 // positioned message (or a clear per-record outcome) and nothing crashes; good unusual input works.
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { planSync } from '../../src/engine/plan.js';
 import { runSync } from '../../src/engine/sync.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
-import { gamifyConfig, runCli, sqliteRows, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, sqliteRows, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath } from '../helpers/segment.js';
 
 const VALID = `version: 1
@@ -218,13 +218,8 @@ describe('SQL that is not a read', () => {
 describe('huge values', () => {
   let dir: string;
   let emulator: GamifyHostEmulator;
-  beforeEach(async () => {
-    dir = tempDir();
-    // GamifyHost documents no body limit; the emulator applies a typical proxy's 512 KB.
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123'], { maxBodyBytes: 512 * 1024 });
-    await emulator.start();
-  });
-  afterEach(() => emulator.stop());
+  // GamifyHost documents no body limit; the emulator applies a typical proxy's 512 KB. Each test writes its own rows.
+  beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(1, { maxBodyBytes: 512 * 1024 })));
 
   it('a 1 MB text is rejected by the destination with its reason; a 1 MB phone is invalid; the rest is sent', async () => {
     const rows = users(4);
@@ -276,12 +271,7 @@ syncs:
 describe('unicode and emoji in every field', () => {
   let dir: string;
   let emulator: GamifyHostEmulator;
-  beforeEach(async () => {
-    dir = tempDir();
-    emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-    await emulator.start();
-  });
-  afterEach(() => emulator.stop());
+  beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(1))); // the test writes its own rows
 
   // Astral emoji, ZWJ sequences, flags, combining marks, right-to-left text, CJK, a NUL, math letters.
   // (Not a lone surrogate: it cannot be stored as UTF-8 text in any warehouse, so it never arrives.)
@@ -403,7 +393,6 @@ async function postGzipBomb(url: string) {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Authorization: `Basic ${Buffer.from('wk_test_4f9a2c71:').toString('base64')}` },
     body: new Uint8Array(zipped),
-    signal: AbortSignal.timeout(10_000),
   });
   return { status: response.status, body: (await response.json()) as { error?: string } };
 }

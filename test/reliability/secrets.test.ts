@@ -14,7 +14,7 @@ import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { SlackWebhookEmulator } from '../../sandbox/slack.js';
 import { WebhookReceiver } from '../../sandbox/webhook-receiver.js';
 import { DaemonProcess } from '../daemon/daemon-process.js';
-import { runCli, spawnCli, tempDir, writeFile } from '../helpers/index.js';
+import { outputLine, runCli, spawnCli, tempDir, writeFile } from '../helpers/index.js';
 import { post } from '../helpers/segment.js';
 import { POSTGRES_URL } from '../sources/fixtures.js';
 
@@ -174,12 +174,7 @@ alerts:
     let ingestOut = '';
     ingest.stdout.on('data', (chunk) => (ingestOut += chunk));
     ingest.stderr.on('data', (chunk) => (ingestOut += chunk));
-    const ingestUrl = await new Promise<string>((resolve) => {
-      ingest.stdout.on('data', () => {
-        const match = /listening on (http:\/\/\S+)/.exec(ingestOut);
-        if (match) resolve(match[1]);
-      });
-    });
+    const [, ingestUrl] = await outputLine(ingest, /listening on (http:\/\/\S+)/, 'backflow ingest to listen');
     const accepted = await post(
       ingestUrl,
       '/v1/identify',
@@ -211,5 +206,6 @@ alerts:
     expect(seen.filter(({ text }) => text.includes(slackToken) || text.includes(`${hook.url}/in`)).map(({ where }) => where)).toEqual([]);
     const leaks = seen.flatMap(({ where, text }) => SECRET_FORMS.filter((secret) => text.includes(secret)).map((secret) => `${where}: ${secret}`));
     expect(leaks).toEqual([]);
-  }, 180_000);
+    // A backstop for a hang: some 30 CLI runs, a daemon and an ingest server, each a process start.
+  }, 600_000);
 });

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteTable, users, waitUntil, workspaceFor, writeFile } from '../helpers/index.js';
 import { POSTGRES_URL } from '../sources/fixtures.js';
 
 // Enough rows that the reader (two batches ahead of the engine) is still reading when the fault comes.
@@ -17,12 +17,8 @@ const RECORDS = 100;
 let dir: string;
 let emulator: GamifyHostEmulator;
 
-beforeEach(async () => {
-  dir = tempDir();
-  emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-  await emulator.start();
-});
-afterEach(() => emulator.stop());
+// The PostgreSQL tests read their own schema; the SQLite ones read this warehouse (or replace it).
+beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(5)));
 
 const sentKeys = () => emulator.sentBodies.map((body) => String(body.externalId));
 
@@ -103,14 +99,14 @@ describe('a PostgreSQL source that fails mid-stream', () => {
     let stdout = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    let terminated = 0;
-    for (let attempt = 0; attempt < 300 && terminated === 0; attempt++) {
+    // The moment the server shows the fetch sleeping on row 25, its session is ended.
+    const terminated = await waitUntil('the fetch of the third batch to sleep on row 25', async () => {
+      if (child.exitCode !== null) throw new Error(`the sync exited (${child.exitCode}) before its fetch slept: ${stdout}`);
       const result = await admin.query(
         `select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'PgSleep' and query like '%${schema}.users order by id%' and pid <> pg_backend_pid()`,
       );
-      terminated = result.rowCount ?? 0;
-      if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return result.rowCount || undefined;
+    });
     expect(terminated).toBe(1);
     expect(await closed).toBe(1);
     expect(stdout).toMatch(/\n {2}source "warehouse" \(postgres\): the connection to the server was lost during the read \([^)]+\)\n/);
@@ -137,8 +133,6 @@ describe('a PostgreSQL source that fails mid-stream', () => {
 });
 
 describe('a column that disappears from the warehouse', () => {
-  beforeEach(() => sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(5)));
-
   it('stops the run before anything is sent, naming the column and what reads it', async () => {
     const workspace = workspaceFor(gamifyConfig({ url: emulator.url }), dir);
     expect((await runSync(workspace, workspace.syncNamed('users'))).counts.sent).toBe(5);

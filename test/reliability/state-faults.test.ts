@@ -6,9 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
-import { gamifyConfig, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
+import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, users, waitUntil, writeFile } from '../helpers/index.js';
 
 /** Creating read-only files, immutable files and full disks for real needs root (mount, chattr). */
 const isRoot = process.getuid?.() === 0;
@@ -16,13 +16,7 @@ const isRoot = process.getuid?.() === 0;
 let dir: string;
 let emulator: GamifyHostEmulator;
 
-beforeEach(async () => {
-  dir = tempDir();
-  emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
-  await emulator.start();
-  sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(6));
-});
-afterEach(() => emulator.stop());
+beforeEach(async () => ({ dir, emulator } = await gamifyWarehouse(6)));
 
 /** A config whose state file is `statePath` (absolute, or relative to the config). */
 const configWithState = (statePath = './state.db') =>
@@ -51,8 +45,12 @@ describe('a state file locked by another process', () => {
     holder.exec('begin immediate');
     const child = spawnCli(['--config', config, 'sync']);
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    // Held for a moment: long enough for the sync to start and find the file locked.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Held until the sync is waiting for the lock: SQLite's busy handler sleeps between its tries,
+    // which Linux shows as the main thread's wait channel (Node itself waits in epoll, never there).
+    await waitUntil('the sync to wait for the state file’s write lock', () => {
+      if (child.exitCode !== null) throw new Error(`the sync exited (${child.exitCode}) before it waited for the lock`);
+      return fs.readFileSync(`/proc/${child.pid}/wchan`, 'utf8').includes('nanosleep');
+    });
     const releasedAt = Date.now();
     holder.exec('commit');
     holder.close();
@@ -79,7 +77,7 @@ describe('a state file locked by another process', () => {
       holder.close();
     }
     expect(emulator.received).toHaveLength(6);
-  }, 30_000);
+  });
 
   it('takes over a sync lock left by a process that died, and refuses one held on another host', async () => {
     const config = configWithState();
