@@ -184,6 +184,8 @@ describe('sync --dbt-run-results', () => {
       const result = await runCli(['sync', '-c', file, '--dbt-run-results', resultsFile, ...args]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`error: ${message}`);
+      // Refused before the state is opened: no empty state file is left behind.
+      expect(fs.existsSync(path.join(dir, 'state.db'))).toBe(false);
     }
     fs.writeFileSync(
       file,

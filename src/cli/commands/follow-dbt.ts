@@ -20,17 +20,20 @@ export interface DbtSelection {
   warnings: { sync: string; message: string }[];
 }
 
-export function followDbtRun(workspace: Workspace, syncs: SyncConfig[], file: string): DbtSelection {
-  const manifest = workspace.loaded.dbtManifest;
-  if (!manifest) {
-    throw new UsageError(`--dbt-run-results needs the dbt manifest: add dbt: { manifest: ./target/manifest.json } to ${workspace.loaded.file}`);
-  }
-  let results: DbtRunResults;
+/** Read before the state is opened, so a wrong file leaves no state file behind. */
+export function loadRunResults(file: string): DbtRunResults {
   try {
-    results = DbtRunResults.load(file);
+    return DbtRunResults.load(file);
   } catch (error) {
     if (error instanceof DbtArtifactError) throw new UsageError(error.message);
     throw error;
+  }
+}
+
+export function followDbtRun(workspace: Workspace, syncs: SyncConfig[], results: DbtRunResults): DbtSelection {
+  const manifest = workspace.loaded.dbtManifest;
+  if (!manifest) {
+    throw new UsageError(`--dbt-run-results needs the dbt manifest: add dbt: { manifest: ./target/manifest.json } to ${workspace.loaded.file}`);
   }
   const selection: DbtSelection = { results, run: [], skipped: [], warnings: [] };
   for (const sync of syncs) {

@@ -8,7 +8,7 @@ import { logger, runLogger, type Logger } from '../../log.js';
 import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
 import { SyncLockedError } from '../../state/store.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
-import { followDbtRun, type DbtSelection } from './follow-dbt.js';
+import { followDbtRun, loadRunResults, type DbtSelection } from './follow-dbt.js';
 import { n, print, printJson, StatusLine } from '../output.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
@@ -55,6 +55,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
   const observer: DeliveryObserver = {
     retry: (destination, reason, context) => logFor(context.sync).warn({ destination, reason, key: context.key }, 'retrying a request'),
   };
+  if (options.dbtRunResults && options.plan) throw new UsageError('--plan sends exactly a saved plan: it does not combine with --dbt-run-results');
+  const runResults = options.dbtRunResults ? loadRunResults(options.dbtRunResults) : undefined;
   return withWorkspace(
     options,
     false,
@@ -63,9 +65,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       const status = new StatusLine();
       let syncs = workspace.selectSyncs(options.sync);
       let dbt: DbtSelection | undefined;
-      if (options.dbtRunResults) {
-        if (options.plan) throw new UsageError('--plan sends exactly a saved plan: it does not combine with --dbt-run-results');
-        dbt = followDbtRun(workspace, syncs, options.dbtRunResults);
+      if (runResults) {
+        dbt = followDbtRun(workspace, syncs, runResults);
         syncs = dbt.run;
         if (!options.json) for (const line of describeDbtSelection(dbt)) print(line);
       }
