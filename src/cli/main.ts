@@ -5,7 +5,7 @@ import { ConfigError, formatIssue } from '../config/load.js';
 import { UsageError } from '../engine/workspace.js';
 import { PlanFileError } from '../plan/plan-file.js';
 import { StateError } from '../state/store.js';
-import { printError, printJson } from './output.js';
+import { dropOutputWhenStdoutCloses, printError, printJson } from './output.js';
 import { packageVersion } from './version.js';
 
 function positiveInt(value: string): number {
@@ -126,4 +126,5 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+dropOutputWhenStdoutCloses();
 process.exitCode = await main(process.argv);
