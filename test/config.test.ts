@@ -144,7 +144,9 @@ describe('backflow validate', () => {
   it('explains a missing config file', async () => {
     const result = await runCli(['--config', '/nonexistent/backflow.yaml', 'validate']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('/nonexistent/backflow.yaml:1:1: cannot read the config: file not found (pass --config PATH)');
+    expect(result.stderr).toContain(
+      '/nonexistent/backflow.yaml:1:1: cannot read the config: file not found (pass --config PATH, or start from config.example.yaml)',
+    );
   });
 
   it('with --connect, reports mapping columns the query does not return', async () => {

@@ -12,12 +12,12 @@ import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath, WRIT
 let dir: string;
 let url: string;
 let loaded: Awaited<ReturnType<typeof ingestFor>>['loaded'];
-let outcomes: { outcome: IngestOutcome; reason?: string }[];
+let outcomes: { outcome: IngestOutcome; reason?: string; message?: string }[];
 
 beforeEach(async () => {
   dir = tempDir();
   outcomes = [];
-  ({ url, loaded } = await ingestFor(segmentConfig(dir, NO_SYNCS), (outcome, reason) => outcomes.push({ outcome, reason })));
+  ({ url, loaded } = await ingestFor(segmentConfig(dir, NO_SYNCS), (outcome, reason, message) => outcomes.push({ outcome, reason, message })));
 });
 
 const storedMessageIds = () => {
@@ -126,6 +126,11 @@ describe('bad input gets a clear 400', () => {
     expect(storedMessageIds()).toEqual(['ok-1', 'ok-2']);
     expect(outcomes.filter((entry) => entry.outcome === 'accepted')).toHaveLength(2);
     expect(outcomes.filter((entry) => entry.outcome === 'refused')).toHaveLength(9);
+    // The metrics label is a fixed word; the sentence (with the byte count) stays in the message.
+    expect(outcomes.filter((entry) => entry.outcome === 'refused').map((entry) => entry.reason)).toEqual([
+      'message_too_large',
+      ...Array<string>(8).fill('invalid_message'),
+    ]);
   });
 
   it('refuses a single-message call without an id, and an over-long batch or one without batch', async () => {
@@ -171,7 +176,7 @@ describe('a client that disconnects mid-request', () => {
     await once(socket, 'close');
     expect((await post(url, '/v1/identify', identify('after-abort', { ok: true }))).status).toBe(200);
     expect((await readProfiles(loaded)).get('after-abort')?.traits).toEqual({ ok: true });
-    expect(outcomes).toContainEqual({ outcome: 'refused', reason: 'the request failed: aborted' });
+    expect(outcomes).toContainEqual({ outcome: 'refused', reason: 'request_failed', message: 'the request failed: aborted' });
   });
 });
 

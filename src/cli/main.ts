@@ -5,7 +5,8 @@ import { ConfigError, formatIssue } from '../config/load.js';
 import { UsageError } from '../engine/workspace.js';
 import { PlanFileError } from '../plan/plan-file.js';
 import { StateError } from '../state/store.js';
-import { printError, printJson } from './output.js';
+import { dropOutputWhenStdoutCloses, printError, printJson } from './output.js';
+import { packageVersion } from './version.js';
 
 function positiveInt(value: string): number {
   const number = Number(value);
@@ -18,6 +19,7 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .description('Keep SaaS tools in sync with your warehouse: declarative, diffed, at-least-once.')
     .option('-c, --config <file>', 'config file', process.env.BACKFLOW_CONFIG ?? 'backflow.yaml')
     .option('--json', 'machine-readable output')
+    .version(packageVersion(), '-V, --version', 'print the version of backflow-etl')
     .showHelpAfterError()
     .exitOverride();
 
@@ -124,4 +126,5 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+dropOutputWhenStdoutCloses();
 process.exitCode = await main(process.argv);

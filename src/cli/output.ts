@@ -1,8 +1,24 @@
 // Everything the CLI prints goes through here, so nothing reaches a terminal unredacted.
 import { redact } from '../redact.js';
 
+// Set once the reader of stdout went away (`backflow runs | head`): later output is dropped, so the
+// command finishes its work (a sync still commits and records its run) and exits without a stack trace.
+let stdoutClosed = false;
+
+/** Turns EPIPE on stdout into quiet: called once by the entry point. */
+export function dropOutputWhenStdoutCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stdoutClosed = true;
+  });
+}
+
+function write(text: string): void {
+  if (!stdoutClosed) process.stdout.write(text);
+}
+
 export function print(text = ''): void {
-  process.stdout.write(`${redact(text)}\n`);
+  write(`${redact(text)}\n`);
 }
 
 export function printError(text: string): void {
@@ -10,7 +26,7 @@ export function printError(text: string): void {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
+  write(`${redact(JSON.stringify(value, null, 2))}\n`);
 }
 
 const numberFormat = new Intl.NumberFormat('en-US');

@@ -97,8 +97,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     issues.push({ file, line, column: col, path: formatPath(parts), message });
   };
 
-  for (const error of doc.errors) at(error.pos[0], [], `YAML syntax: ${error.message.split('\n')[0]}`);
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (doc.errors.length > 0) {
+    // An unquoted ${VAR} inside { } opens a nested flow map and derails the rest of the file: one
+    // line per such value with the fix, instead of every error that follows from it.
+    const unquoted = unquotedFlowVariables(text);
+    if (unquoted.length > 0) {
+      for (const { offset, value } of unquoted)
+        at(offset, [], `YAML syntax: ${value} inside { } must be quoted: write "${value}" (an unquoted { starts a nested map)`);
+    } else for (const error of doc.errors) at(error.pos[0], [], `YAML syntax: ${error.message.split('\n')[0]}`);
+    throw new ConfigError(issues);
+  }
+  if (doc.contents === null) {
+    at(0, [], 'the config file is empty: start from config.example.yaml (cp config.example.yaml backflow.yaml) and edit it');
+    throw new ConfigError(issues);
+  }
 
   // Interpolate ${VAR} in values (never keys), remembering where each problem stands.
   visit(doc, {
@@ -176,13 +188,40 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path), dbtManifest: dbt.manifest };
 }
 
+/** Where an unquoted `${VAR}` follows a `{` on its line: YAML reads it as a nested flow map. */
+function unquotedFlowVariables(text: string): { offset: number; value: string }[] {
+  const found: { offset: number; value: string }[] = [];
+  let lineStart = 0;
+  for (const line of text.split('\n')) {
+    const code = line.replace(/\s#.*$/, '');
+    const open = code.indexOf('{');
+    for (const match of open < 0 ? [] : code.slice(open + 1).matchAll(/(^|[\s,:])(\$\{[^}]*\})/g)) {
+      found.push({ offset: lineStart + open + 1 + match.index + match[1].length, value: match[2] });
+    }
+    lineStart += line.length + 1;
+  }
+  return found;
+}
+
+function unreadableConfig(error: NodeJS.ErrnoException, file: string): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return `cannot read the config: file not found (pass --config PATH, or start from config.example.yaml)`;
+    case 'EISDIR':
+      return `cannot read the config: ${file} is a folder, not a file (pass the YAML file, e.g. --config ${path.join(file, 'backflow.yaml')})`;
+    case 'EACCES':
+      return `cannot read the config: permission denied (make the file readable by this user)`;
+    default:
+      return `cannot read the config: ${error.message} (pass --config PATH)`;
+  }
+}
+
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: `cannot read the config: ${reason} (pass --config PATH)` }]);
+    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: unreadableConfig(error as NodeJS.ErrnoException, file) }]);
   }
   return parseConfig(text, file, env);
 }

@@ -1,6 +1,7 @@
 // Checks that need the whole config: references between sections, cron syntax, mapping targets.
 // They run on the raw document even when the schema found problems, so every error shows at once.
 import cron from 'node-cron';
+import { cronRangeProblem } from './cron-fields.js';
 import { connectors } from '../../connectors/index.js';
 import type { SourceType } from '../sources/contract.js';
 import { sourceTypes } from '../sources/index.js';
@@ -90,6 +91,9 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
         `"${entry.schedule}" is not a valid cron expression: expected 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"`,
         'schedule',
       );
+    } else if (typeof entry.schedule === 'string') {
+      const problem = cronRangeProblem(entry.schedule);
+      if (problem) add(`"${entry.schedule}" is not a valid cron expression: ${problem}, e.g. "*/15 * * * *"`, 'schedule');
     }
     if (typeof entry.timezone === 'string' && !isValidTimezone(entry.timezone)) {
       add(`"${entry.timezone}" is not an IANA time zone, e.g. UTC or Europe/Berlin`, 'timezone');

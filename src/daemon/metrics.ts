@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DeliveryObserver } from '../delivery/destination.js';
 import type { RunCounts, RunSummary } from '../engine/sync.js';
 import type { StoreFigures } from '../ingest/index.js';
+import type { IngestReason } from '../ingest/reasons.js';
 
 /** Record outcomes counted per sync and destination. */
 const RECORD_OUTCOMES = ['sent', 'rejected', 'invalid', 'failed'] as const;
@@ -97,7 +98,7 @@ export class DaemonMetrics {
     });
     this.ingestEvents = new Counter({
       name: 'backflow_ingest_events_total',
-      help: 'Events received by the Segment-compatible ingest endpoint: accepted, or refused (with the reason).',
+      help: 'Events received by the Segment-compatible ingest endpoint: accepted (reason duplicate for a retried messageId), or refused with a reason from a fixed set.',
       labelNames: ['outcome', 'reason'] as const,
       registers,
     });
@@ -188,7 +189,7 @@ export class DaemonMetrics {
   }
 
   /** Pass as the ingest server's `onEvent`. */
-  readonly ingestEvent = (outcome: 'accepted' | 'refused', reason?: string): void => {
+  readonly ingestEvent = (outcome: 'accepted' | 'refused', reason?: IngestReason): void => {
     this.ingestEvents.inc({ outcome, reason: reason ?? '' });
   };
 

@@ -44,8 +44,8 @@ export interface SyncOptions {
   planned?: AsyncIterable<PlannedRecord[]>;
   /** Stops feeding new records; in-flight requests finish and are committed. */
   signal?: AbortSignal;
-  /** Called once the run is recorded (the lock is held), with its id. */
-  onStart?: (runId: number) => void;
+  /** Called once the run is recorded (the lock is held), with its id and its live counts. */
+  onStart?: (runId: number, counts: Readonly<RunCounts>) => void;
   onProgress?: (counts: RunCounts) => void;
 }
 
@@ -128,8 +128,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   state.acquireLock(sync.name, null);
   state.markInterruptedRuns(sync.name);
   const runId = state.startRun(sync.name, Boolean(options.full));
-  options.onStart?.(runId);
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
+  options.onStart?.(runId, counts);
   const rejections: RunSummary['rejections'] = [];
   const invalid: RunSummary['invalid'] = [];
   const destination = workspace.destination(sync);

@@ -3,13 +3,15 @@ import type http from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { MAX_DRAIN_BYTES, MAX_REQUEST_BYTES } from './limits.js';
+import type { IngestReason } from './reasons.js';
 
 const gunzip = promisify(zlib.gunzip);
 
-export type Body = { ok: true; text: string } | { ok: false; reason: string; closeConnection?: boolean };
+export type Body = { ok: true; text: string } | { ok: false; label: IngestReason; reason: string; closeConnection?: boolean };
 
 const tooLarge = (size: string): Body & { ok: false } => ({
   ok: false,
+  label: 'body_too_large',
   reason: `the request body is ${size}: at most ${MAX_REQUEST_BYTES} bytes (500 KB) per request; send fewer messages per batch`,
 });
 
@@ -31,12 +33,13 @@ export async function readBody(req: http.IncomingMessage): Promise<Body> {
 
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '') return { ok: true, text: raw.toString('utf8') };
-  if (encoding !== 'gzip') return { ok: false, reason: `Content-Encoding "${encoding}" is not supported: send gzip or no encoding` };
+  if (encoding !== 'gzip')
+    return { ok: false, label: 'unsupported_encoding', reason: `Content-Encoding "${encoding}" is not supported: send gzip or no encoding` };
   try {
     const text = await gunzip(raw, { maxOutputLength: MAX_REQUEST_BYTES });
     return { ok: true, text: text.toString('utf8') };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge('over the limit once gunzipped');
-    return { ok: false, reason: `the body is not valid gzip although Content-Encoding says gzip (${(error as Error).message})` };
+    return { ok: false, label: 'invalid_gzip', reason: `the body is not valid gzip although Content-Encoding says gzip (${(error as Error).message})` };
   }
 }

@@ -58,7 +58,7 @@ const messageSchema = z.looseObject({
   sentAt: time,
 });
 
-export type MessageCheck = { ok: true; event: IncomingEvent } | { ok: false; reason: string; messageId?: string };
+export type MessageCheck = { ok: true; event: IncomingEvent } | { ok: false; reason: string; messageId?: string; tooLarge?: true };
 
 /**
  * Segment's skew correction: a timestamp the client set explicitly is kept (imports of history);
@@ -104,7 +104,7 @@ export function checkMessage(raw: unknown, context: { type?: EventType; batchSen
   const body = JSON.stringify(message);
   const size = Buffer.byteLength(body);
   if (size > MAX_MESSAGE_BYTES) {
-    return { ok: false, messageId, reason: `the message is ${size} bytes: at most ${MAX_MESSAGE_BYTES} (32 KB) per message` };
+    return { ok: false, messageId, tooLarge: true, reason: `the message is ${size} bytes: at most ${MAX_MESSAGE_BYTES} (32 KB) per message` };
   }
 
   const parsed = messageSchema.safeParse(message);

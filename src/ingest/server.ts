@@ -12,11 +12,15 @@ import { readBody } from './body.js';
 import type { CorsPolicy } from './cors.js';
 import { MAX_BATCH_MESSAGES, MAX_PENDING_REQUESTS, OVERLOAD_RETRY_AFTER_SECONDS } from './limits.js';
 import { checkMessage, type EventType, type IncomingEvent } from './messages.js';
+import type { IngestReason } from './reasons.js';
 import { StoreOverloaded, type EventStore } from './store.js';
 
 export type IngestOutcome = 'accepted' | 'refused';
-/** Told once per message (accepted, or refused with the reason; "duplicate" for a retried delivery) and once per refused request. */
-export type IngestObserver = (outcome: IngestOutcome, reason?: string) => void;
+/**
+ * Told once per message (accepted, or refused with the reason; "duplicate" for a retried delivery) and
+ * once per refused request: `reason` is from a fixed set (a metrics label), `message` the full sentence.
+ */
+export type IngestObserver = (outcome: IngestOutcome, reason?: IngestReason, message?: string) => void;
 
 export interface IngestHandlerOptions {
   writeKeys: WriteKeys;
@@ -31,6 +35,7 @@ interface Refusal {
   index: number;
   messageId?: string;
   reason: string;
+  label: IngestReason;
 }
 
 // analytics.js (analytics-next) posts to the one-letter paths: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g,
@@ -76,8 +81,8 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
   const { writeKeys, store, cors, source, onEvent } = options;
   let pendingRequests = 0;
 
-  const refuse = (res: http.ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
-    onEvent?.('refused', reason);
+  const refuse = (res: http.ServerResponse, status: number, label: IngestReason, reason: string, headers?: Record<string, string>) => {
+    onEvent?.('refused', label, reason);
     reply(res, status, { success: false, error: reason }, headers);
   };
 
@@ -94,6 +99,7 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
       return refuse(
         res,
         403,
+        'cors_origin_not_listed',
         `CORS preflight for ${path} from ${origin} refused: that origin is not listed in sources.${source}.cors.origins; add it to let its pages post events`,
         { Vary: 'Origin' },
       );
@@ -108,50 +114,56 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
     const endpoint = ENDPOINTS[path.match(ENDPOINT)?.[1] ?? ''];
     if (!endpoint) {
       req.resume();
-      return refuse(res, 404, `no endpoint ${path}: POST to /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch`);
+      return refuse(res, 404, 'no_endpoint', `no endpoint ${path}: POST to /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch`);
     }
     if (req.method === 'OPTIONS') return preflight(req, res, path);
     for (const [name, value] of Object.entries(cors.headers(req.headers.origin))) res.setHeader(name, value);
     if (req.method !== 'POST') {
       req.resume();
-      return refuse(res, 405, `${req.method} is not allowed: POST a JSON body to ${path}`, { Allow: 'POST, OPTIONS' });
+      return refuse(res, 405, 'method_not_allowed', `${req.method} is not allowed: POST a JSON body to ${path}`, { Allow: 'POST, OPTIONS' });
     }
     const type = mediaType(req.headers['content-type']);
     if (type !== '' && !BODY_TYPES.has(type) && !type.endsWith('+json')) {
       req.resume();
-      return refuse(res, 415, `Content-Type ${type} is not accepted: send the JSON body as application/json (or text/plain, as analytics.js does)`);
+      return refuse(
+        res,
+        415,
+        'unsupported_media_type',
+        `Content-Type ${type} is not accepted: send the JSON body as application/json (or text/plain, as analytics.js does)`,
+      );
     }
 
     // A Basic-auth key is checked before the body is read; a body key only after.
     const headerKey = basicAuthKey(req.headers.authorization);
     if (headerKey !== undefined && !writeKeys.accepts(headerKey)) {
       req.resume();
-      return refuse(res, 401, "unknown write key in the Authorization header: use a key listed in the source's writeKeys");
+      return refuse(res, 401, 'unknown_write_key', "unknown write key in the Authorization header: use a key listed in the source's writeKeys");
     }
 
     const body = await readBody(req);
-    if (!body.ok) return refuse(res, 400, body.reason, body.closeConnection ? { Connection: 'close' } : undefined);
+    if (!body.ok) return refuse(res, 400, body.label, body.reason, body.closeConnection ? { Connection: 'close' } : undefined);
     let document: unknown;
     try {
       document = JSON.parse(body.text);
     } catch (error) {
-      return refuse(res, 400, `the body is not valid JSON: ${(error as Error).message}`);
+      return refuse(res, 400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
     }
-    if (!isObject(document)) return refuse(res, 400, 'the body must be a JSON object');
+    if (!isObject(document)) return refuse(res, 400, 'not_an_object', 'the body must be a JSON object');
 
     if (headerKey === undefined) {
       if (typeof document.writeKey !== 'string' || document.writeKey === '') {
-        return refuse(res, 401, 'no write key: send it as the Basic-auth user name or as writeKey in the body');
+        return refuse(res, 401, 'missing_write_key', 'no write key: send it as the Basic-auth user name or as writeKey in the body');
       }
-      if (!writeKeys.accepts(document.writeKey)) return refuse(res, 401, "unknown write key in the body: use a key listed in the source's writeKeys");
+      if (!writeKeys.accepts(document.writeKey))
+        return refuse(res, 401, 'unknown_write_key', "unknown write key in the body: use a key listed in the source's writeKeys");
     }
 
     const isBatch = endpoint === 'batch';
     let messages: unknown[];
     if (isBatch) {
-      if (!Array.isArray(document.batch)) return refuse(res, 400, 'a batch request needs batch: an array of messages');
+      if (!Array.isArray(document.batch)) return refuse(res, 400, 'invalid_batch', 'a batch request needs batch: an array of messages');
       if (document.batch.length > MAX_BATCH_MESSAGES) {
-        return refuse(res, 400, `the batch has ${document.batch.length} messages: at most ${MAX_BATCH_MESSAGES} per request`);
+        return refuse(res, 400, 'batch_too_large', `the batch has ${document.batch.length} messages: at most ${MAX_BATCH_MESSAGES} per request`);
       }
       messages = document.batch;
     } else {
@@ -164,7 +176,7 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
     messages.forEach((message, index) => {
       const check = checkMessage(message, context);
       if (check.ok) events.push(check.event);
-      else refusals.push({ index, messageId: check.messageId, reason: check.reason });
+      else refusals.push({ index, messageId: check.messageId, reason: check.reason, label: check.tooLarge ? 'message_too_large' : 'invalid_message' });
     });
 
     let outcomes;
@@ -172,11 +184,11 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
       outcomes = await store.write(events);
     } catch (error) {
       if (error instanceof StoreOverloaded) return overloaded(res, `the endpoint is overloaded (${error.message})`);
-      onEvent?.('refused', `the event store could not write: ${(error as Error).message}`);
+      onEvent?.('refused', 'store_failed', `the event store could not write: ${(error as Error).message}`);
       return reply(res, 503, { success: false, error: 'the event store could not write these events; retry later' }, { 'Retry-After': '1' });
     }
     for (const outcome of outcomes) onEvent?.('accepted', outcome === 'duplicate' ? 'duplicate' : undefined);
-    for (const refusal of refusals) onEvent?.('refused', refusal.reason);
+    for (const refusal of refusals) onEvent?.('refused', refusal.label, refusal.reason);
 
     if (refusals.length === 0) return reply(res, 200, { success: true });
     if (!isBatch) return reply(res, 400, { success: false, error: refusals[0].reason });
@@ -187,13 +199,13 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
         `${refusals.length} of ${messages.length} messages refused, ${events.length} stored; ` +
         `message ${first.index}${first.messageId ? ` (${first.messageId})` : ''}: ${first.reason}${refusals.length > 1 ? '; …' : ''}`,
       accepted: events.length,
-      rejected: refusals,
+      rejected: refusals.map(({ index, messageId, reason }) => ({ index, messageId, reason })),
     });
   };
 
   // 429, not 503: both Segment SDKs wait for Retry-After only on a 429 (on a 503 they back off blindly).
   const overloaded = (res: http.ServerResponse, why: string) =>
-    refuse(res, 429, `${why}: nothing was stored; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`, {
+    refuse(res, 429, 'overloaded', `${why}: nothing was stored; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`, {
       'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS),
     });
 
@@ -209,7 +221,7 @@ export function ingestHandler(options: IngestHandlerOptions): http.RequestListen
       res.once('close', () => pendingRequests--);
     }
     handle(req, res).catch((error: Error) => {
-      onEvent?.('refused', `the request failed: ${error.message}`);
+      onEvent?.('refused', 'request_failed', `the request failed: ${error.message}`);
       if (!res.headersSent && !res.destroyed) reply(res, 500, { success: false, error: 'the request could not be read; retry it' });
       else res.destroy();
     });

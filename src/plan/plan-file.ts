@@ -2,6 +2,7 @@
 // to send, written as the plan streams so a large plan never sits in memory.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import type { Config } from '../config/schema.js';
 import { redact } from '../redact.js';
@@ -37,7 +38,11 @@ export class PlanFileWriter {
     readonly file: string,
     header: PlanHeader,
   ) {
-    this.fd = fs.openSync(file, 'w', 0o600);
+    try {
+      this.fd = fs.openSync(file, 'w', 0o600);
+    } catch (error) {
+      throw new PlanFileError(`cannot write the plan to ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
+    }
     this.line(header);
   }
 
@@ -58,7 +63,34 @@ export class PlanFileWriter {
 
 export class PlanFileError extends Error {}
 
+/** What the user does about a plan file the system refused, in words. */
+function fileProblem(error: NodeJS.ErrnoException, file: string): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return fs.existsSync(path.dirname(path.resolve(file)))
+        ? `the file does not exist: make it with backflow plan --out ${file}`
+        : `the folder ${path.dirname(file)} does not exist: create it or choose another path`;
+    case 'EISDIR':
+      return `it is a folder: pass a file name, e.g. ${path.join(file, 'plan.jsonl')}`;
+    case 'ENOTDIR':
+      return 'a file stands where a folder of the path should be: choose another path';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'permission denied: choose a path this user can write to';
+    default:
+      return error.message;
+  }
+}
+
 export async function readPlanHeader(file: string): Promise<PlanHeader> {
+  try {
+    const stat = fs.statSync(file);
+    if (stat.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (error) {
+    throw new PlanFileError(`cannot read the plan ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
+  }
   for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
     let header: PlanHeader;
     try {

@@ -198,7 +198,17 @@ export class StateStore {
 
   /** Opens (creating and migrating) the state file. */
   static open(file: string): StateStore {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const blocked = code === 'EEXIST' || code === 'ENOTDIR';
+      throw new StateError(
+        blocked
+          ? `cannot create the state folder ${path.dirname(file)}: a file is in the way (${(error as NodeJS.ErrnoException).path ?? path.dirname(file)}); move it, or set state.path to another folder`
+          : `cannot create the state folder ${path.dirname(file)}: ${(error as Error).message}; check its permissions, or set state.path to another folder`,
+      );
+    }
     return StateStore.connect(file, false);
   }
 

@@ -111,9 +111,9 @@ describe('daemon metrics and logs', () => {
     const metrics = new DaemonMetrics();
     metrics.ingestEvent('accepted');
     metrics.ingestEvent('accepted');
-    metrics.ingestEvent('refused', 'invalid write key');
+    metrics.ingestEvent('refused', 'unknown_write_key');
     const values = parseMetrics(await metrics.text());
     expect(metric(values, 'backflow_ingest_events_total', { outcome: 'accepted', reason: '' })).toBe(2);
-    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'refused', reason: 'invalid write key' })).toBe(1);
+    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'refused', reason: 'unknown_write_key' })).toBe(1);
   });
 });

@@ -39,7 +39,7 @@ describe('daemon services', () => {
         events.push(`start ${path.basename(loaded.file)}`);
         // What the ingest server reports for each event it receives.
         metrics.ingestEvent('accepted');
-        metrics.ingestEvent('refused', 'invalid write key');
+        metrics.ingestEvent('refused', 'unknown_write_key');
         return { addresses: ['http://127.0.0.1:8088'], close: async () => void events.push('close') };
       },
     };
@@ -51,7 +51,7 @@ describe('daemon services', () => {
     expect(lines.find((line) => line.msg === 'service started')).toMatchObject({ service: 'segment ingest', addresses: ['http://127.0.0.1:8088'] });
     const values = parseMetrics(await (await fetch(`${started.url as string}/metrics`)).text());
     expect(metric(values, 'backflow_ingest_events_total', { outcome: 'accepted' })).toBe(1);
-    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'refused', reason: 'invalid write key' })).toBe(1);
+    expect(metric(values, 'backflow_ingest_events_total', { outcome: 'refused', reason: 'unknown_write_key' })).toBe(1);
 
     process.emit('SIGTERM');
     expect(await stopped).toBe(0);

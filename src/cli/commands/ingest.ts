@@ -15,14 +15,14 @@ export async function ingestCommand(options: GlobalOptions): Promise<number> {
 
   const counts = { accepted: 0, duplicates: 0, refused: 0 };
   const ingest = await startIngest(loaded, {
-    onEvent: (outcome, reason) => {
+    onEvent: (outcome, reason, message) => {
       if (outcome === 'accepted') {
         counts.accepted++;
         if (reason === 'duplicate') counts.duplicates++;
         return;
       }
       counts.refused++;
-      if (!options.json) printError(`refused: ${reason}`);
+      if (!options.json) printError(`refused: ${message ?? reason}`);
     },
     onPrune: (source, report) => {
       if (options.json)

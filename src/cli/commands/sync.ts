@@ -2,14 +2,16 @@
 import { crashReport, runReport } from '../../alerts/message.js';
 import { AlertNotifier } from '../../alerts/notifier.js';
 import type { DeliveryObserver } from '../../delivery/destination.js';
-import { runSync, type RunSummary } from '../../engine/sync.js';
+import { emptyCounts } from '../../engine/plan.js';
+import { runSync, type RunCounts, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../engine/workspace.js';
 import { logger, runLogger, type Logger } from '../../log.js';
 import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
 import { SyncLockedError } from '../../state/store.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { followDbtRun, loadRunResults, type DbtSelection } from './follow-dbt.js';
-import { n, print, printJson, StatusLine } from '../output.js';
+import { Interrupt } from '../interrupt.js';
+import { n, print, printError, printJson, StatusLine } from '../output.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
   sync?: string;
@@ -18,7 +20,10 @@ export interface SyncCommandOptions extends GlobalOptions {
   dbtRunResults?: string;
 }
 
-/** Exit codes: 0 every record confirmed, 3 some rejected or failed (others sent), 1 stopped or failed. */
+/**
+ * Exit codes: 0 every record confirmed, 3 some rejected or failed (others sent), 1 stopped or failed;
+ * a run cut short by Ctrl-C or SIGTERM exits 130 or 143 instead (decided by the command).
+ */
 export function exitCodeFor(summaries: RunSummary[]): number {
   if (summaries.some((summary) => summary.outcome === 'failed' || summary.outcome === 'stopped' || summary.outcome === 'interrupted')) return 1;
   if (summaries.some((summary) => summary.outcome === 'partial')) return 3;
@@ -85,19 +90,61 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       }
       // Alerts go out in the background while later syncs run; the command waits for them at the end.
       const alerts = new AlertNotifier({ via: 'sync', log: logger });
+      // The run in progress, so an exit that cannot wait still records its real counts.
+      let current: { sync: string; runId?: number; counts?: Readonly<RunCounts>; startedAt: number } | undefined;
+      const interrupt = new Interrupt({
+        stopping: (signal, graceMs) => {
+          status.done();
+          printError(
+            `${signal}: stopping; in-flight requests may finish (up to ${graceMs / 1000}s), then the run is recorded. Press Ctrl-C again to exit now.`,
+          );
+        },
+        force: (reason, exitCode) => {
+          status.done();
+          if (current?.runId !== undefined) {
+            const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0, ...current.counts };
+            const error = `${reason}: exited without waiting for in-flight requests; unconfirmed records go out on the next run`;
+            workspace.state.finishRun(current.runId, 'interrupted', { ...counts }, error);
+            workspace.state.releaseLock(current.sync);
+            const summary: RunSummary = {
+              runId: current.runId,
+              sync: current.sync,
+              outcome: 'interrupted',
+              counts,
+              durationMs: Date.now() - current.startedAt,
+              error,
+              rejections: [],
+              invalid: [],
+            };
+            summaries.push(summary);
+            if (!options.json) for (const line of describeSummary(summary)) print(line);
+          }
+          if (options.json) printJson({ runs: summaries });
+          // The one place a command ends the process itself: it must not wait for the requests in flight.
+          process.exit(exitCode);
+        },
+      });
       try {
         for (const sync of syncs) {
+          if (interrupt.received) break;
           const startedAt = Date.now();
+          current = { sync: sync.name, startedAt };
           let summary: RunSummary;
           try {
             summary = await runSync(workspace, sync, {
               full: options.full,
               planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
-              onStart: (runId) => logs.set(sync.name, runLogger(sync.name, runId)),
-              onProgress: (c) =>
+              signal: interrupt.signal,
+              onStart: (runId, counts) => {
+                current!.runId = runId;
+                current!.counts = counts;
+                logs.set(sync.name, runLogger(sync.name, runId));
+              },
+              onProgress: (c) => {
                 status.update(
                   `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
-                ),
+                );
+              },
             });
           } catch (error) {
             // A run that could not be recorded (the state file unusable) still alerts; a sync that
@@ -110,14 +157,17 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
             logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
           summaries.push(summary);
           alerts.runEnded(workspace.config.alerts, runReport(sync, summary));
+          current = undefined;
           if (!options.json) for (const line of describeSummary(summary)) print(line);
         }
       } finally {
+        interrupt.detach();
         // Bounded: each message gives up after its alert's timeoutSeconds (default 5).
         await alerts.settled();
       }
       if (options.json) printJson({ runs: summaries, ...(dbt ? { dbt: { runResults: dbt.results.file, skipped: dbt.skipped, warnings: dbt.warnings } } : {}) });
       // A sync held back because dbt failed its model leaves the destination behind: that is a failure.
+      if (interrupt.exitCode !== undefined) return interrupt.exitCode;
       return dbt?.skipped.some((skip) => skip.failed) ? 1 : exitCodeFor(summaries);
     },
     observer,
