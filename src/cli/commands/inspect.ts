@@ -1,4 +1,4 @@
-// `status`, `runs`, `rejected` and `reset`: reading and forgetting state.
+// `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state.
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { print, printJson, table } from '../output.js';
 
@@ -82,13 +82,28 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
 export async function resetCommand(options: GlobalOptions & { sync: string }): Promise<number> {
   return withWorkspace(options, false, async (workspace) => {
     workspace.syncNamed(options.sync);
-    workspace.state.acquireLock(options.sync, null);
+    workspace.state.acquireLock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000 });
     try {
       const { records } = workspace.state.reset(options.sync);
       if (options.json) printJson({ sync: options.sync, forgotten: records });
       else print(`Forgot ${records} record${records === 1 ? '' : 's'} of sync ${options.sync}: the next run sends everything again.`);
     } finally {
       workspace.state.releaseLock(options.sync);
+    }
+    return 0;
+  });
+}
+
+export async function unlockCommand(options: GlobalOptions & { sync: string; force?: boolean }): Promise<number> {
+  return withWorkspace(options, false, async (workspace) => {
+    workspace.syncNamed(options.sync);
+    const result = workspace.state.unlock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000, force: Boolean(options.force) });
+    if (options.json) {
+      printJson(result.removed ? { sync: options.sync, removed: true, holder: result.holder, why: result.why } : { sync: options.sync, removed: false });
+    } else if (result.removed) {
+      print(`Removed the lock of sync ${options.sync}: ${result.why}. Its unfinished run is recorded as interrupted; the next run takes over.`);
+    } else {
+      print(`Sync ${options.sync} is not locked: nothing to do.`);
     }
     return 0;
   });
