@@ -11,8 +11,9 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-export function load(options: GlobalOptions): LoadedConfig {
-  const loaded = loadConfig(options.config);
+/** `connects: false`: a command that never opens a source or calls a destination (see LoadOptions). */
+export function load(options: GlobalOptions, connects = true): LoadedConfig {
+  const loaded = loadConfig(options.config, process.env, { connects });
   registerSecrets(loaded.secrets);
   return loaded;
 }
@@ -23,8 +24,9 @@ export async function withWorkspace<T>(
   readOnly: boolean,
   work: (workspace: Workspace) => Promise<T>,
   observer?: DeliveryObserver,
+  connects = true,
 ): Promise<T> {
-  const loaded = load(options);
+  const loaded = load(options, connects);
   const state = readOnly ? StateStore.openForReading(loaded.statePath) : StateStore.open(loaded.statePath);
   const workspace = new Workspace(loaded, state, observer);
   try {
@@ -33,6 +35,14 @@ export async function withWorkspace<T>(
     await workspace.close();
     state.close();
   }
+}
+
+/**
+ * A workspace for a command that only reads or changes the state (status, runs, rejected, reset,
+ * unlock): it needs none of the variables of sources, destinations or alerts.
+ */
+export async function withStateOnly<T>(options: GlobalOptions, readOnly: boolean, work: (workspace: Workspace) => Promise<T>): Promise<T> {
+  return withWorkspace(options, readOnly, work, undefined, false);
 }
 
 /** A model-backed sync's source, as validate and plan print it. */

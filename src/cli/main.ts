@@ -93,6 +93,12 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .description("forget a sync's state so the next run sends everything")
     .requiredOption('-s, --sync <name>', 'the sync to reset')
     .action(action(async (options) => (await inspect()).resetCommand(options as never)));
+  program
+    .command('unlock')
+    .description("remove a sync's lock whose holder is gone (its heartbeat expired, or its process died on this host); refused while the holder is alive")
+    .requiredOption('-s, --sync <name>', 'the sync to unlock')
+    .option('--force', 'remove the lock even though its holder seems alive (it stops at its next heartbeat)')
+    .action(action(async (options) => (await inspect()).unlockCommand(options as never)));
   return program;
 }
 

@@ -23,11 +23,11 @@ describe('interpolate', () => {
     expect(interpolate('price: $$5 and $${NOT_A_VAR}', {})).toEqual({ value: 'price: $5 and ${NOT_A_VAR}', variables: [], problems: [] });
   });
 
-  it('reports an unset variable without a default at its offset, saying how to fix it', () => {
+  it('reports an unset variable without a default at its offset, saying how to fix it, and names it', () => {
     expect(interpolate('key ${API_KEY}', {})).toEqual({
       value: 'key ',
       variables: ['API_KEY'],
-      problems: [{ offset: 4, message: 'environment variable API_KEY is not set: export it, or give a default with ${API_KEY:-value}' }],
+      problems: [{ offset: 4, message: 'environment variable API_KEY is not set: export it, or give a default with ${API_KEY:-value}', unset: 'API_KEY' }],
     });
     expect(interpolate('${API_KEY}', { API_KEY: '' }).problems).toHaveLength(1);
   });

@@ -4,6 +4,8 @@ export interface EnvProblem {
   /** Offset of the reference inside the scalar text. */
   offset: number;
   message: string;
+  /** Set when the problem is only that this variable is unset (a command that never connects may not need it). */
+  unset?: string;
 }
 
 export interface Interpolated {
@@ -32,6 +34,7 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated 
     problems.push({
       offset,
       message: `environment variable ${name} is not set: export it, or give a default with \${${name}:-value}`,
+      unset: name,
     });
     return '';
   });

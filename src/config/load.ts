@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { connectorFor } from '../../connectors/index.js';
 import { resolveModels } from '../dbt/config.js';
 import type { DbtManifest } from '../dbt/manifest.js';
@@ -45,7 +45,34 @@ export interface LoadedConfig {
   statePath: string;
   /** The dbt manifest named by `dbt.manifest`, indexed (for --dbt-run-results). */
   dbtManifest?: DbtManifest;
+  /**
+   * Unset variables left unresolved because the command never connects (`connects: false`); their
+   * sources, destinations and alerts are then only checked for their type, and must not be used.
+   */
+  unresolved: string[];
 }
+
+export interface LoadOptions {
+  /**
+   * False for commands that only read or change the state (status, runs, rejected, reset, unlock):
+   * an unset variable in a source, destination or alert is then no error, so reading history needs
+   * no warehouse URL or API key. Default true.
+   */
+  connects?: boolean;
+}
+
+/** The parts of a config that connect somewhere; only a command that connects needs their variables. */
+const CONNECTING_PARTS = new Set(['sources', 'destinations', 'alerts']);
+
+/**
+ * The schema for a command that never connects: sources, destinations and alerts checked only for
+ * their type (what the state's commands read of them), everything else as strictly as ever.
+ */
+const offlineSchema = configSchema.extend({
+  sources: z.record(z.string(), z.looseObject({ type: z.string() })),
+  destinations: z.record(z.string(), z.looseObject({ type: z.string() })),
+  alerts: z.array(z.unknown()).default([]),
+});
 
 type PathKey = string | number;
 
@@ -88,7 +115,8 @@ function flatten(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyK
   });
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): LoadedConfig {
+  const connects = options.connects ?? true;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
@@ -112,14 +140,24 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(issues);
   }
 
-  // Interpolate ${VAR} in values (never keys), remembering where each problem stands.
+  // Interpolate ${VAR} in values (never keys), remembering where each problem stands. A command that
+  // never connects leaves a connecting part's unset variable unresolved (and its value empty).
+  const unresolved = new Set<string>();
+  const unresolvedNodes = new Set<Node>();
   visit(doc, {
     Scalar(key, node, ancestry) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const result = interpolate(node.value, env);
       const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE ? 1 : 0;
       const parts = ancestry.flatMap((item) => (isScalar((item as { key?: unknown }).key) ? [String((item as { key: Scalar }).key.value)] : []));
-      for (const problem of result.problems) at((node.range?.[0] ?? 0) + quoted + problem.offset, parts, problem.message);
+      for (const problem of result.problems) {
+        if (!connects && problem.unset && CONNECTING_PARTS.has(parts[0] ?? '')) {
+          unresolved.add(problem.unset);
+          unresolvedNodes.add(node);
+          continue;
+        }
+        at((node.range?.[0] ?? 0) + quoted + problem.offset, parts, problem.message);
+      }
       node.value = result.value;
     },
   });
@@ -140,11 +178,16 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(issues);
   }
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  // A value that already failed interpolation needs no second message from the schema.
+  // A value that already failed interpolation needs no second message from the schema; nor does one
+  // left unresolved on purpose.
   const reported = new Set(issues.map((issue) => issue.path));
+  const isUnresolved = (parts: readonly PropertyKey[]) => {
+    const node = parts.length > 0 ? doc.getIn(parts as PathKey[], true) : undefined;
+    return unresolvedNodes.has(node as Node);
+  };
   if (!parsed.success) {
     for (const { path: parts, issue } of flatten(parsed.error.issues)) {
-      if (reported.has(formatPath(parts))) continue;
+      if (reported.has(formatPath(parts)) || isUnresolved(parts)) continue;
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
           const node = keyNodeAt(doc, parts, key) ?? nodeAt(doc, parts);
@@ -166,7 +209,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(issues);
   }
 
-  const config = parsed.data as Config;
+  // Every issue left was at an unresolved value: the offline schema reads what such a command needs.
+  const config = (parsed.success ? parsed.data : offlineSchema.parse(raw)) as Config;
   // A dbt model becomes the query the engine runs; the relation name is dbt's, quoted for its adapter.
   for (const [index, { model, primaryKey }] of dbt.models) {
     const sync = config.syncs[index];
@@ -185,7 +229,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     // No mapping: the connector's suggested mapping from common column names.
     sync.mapping ??= { ...connectorFor((config.destinations[sync.destination] as { type: string }).type).defaults.mapping };
   }
-  return { config, file, dir, secrets: secretValues(config), statePath: path.resolve(dir, config.state.path), dbtManifest: dbt.manifest };
+  return {
+    config,
+    file,
+    dir,
+    secrets: secretValues(config),
+    statePath: path.resolve(dir, config.state.path),
+    dbtManifest: dbt.manifest,
+    unresolved: [...unresolved],
+  };
 }
 
 /** Where an unquoted `${VAR}` follows a `{` on its line: YAML reads it as a nested flow map. */
@@ -216,14 +268,14 @@ function unreadableConfig(error: NodeJS.ErrnoException, file: string): string {
   }
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError([{ file, line: 1, column: 1, path: '', message: unreadableConfig(error as NodeJS.ErrnoException, file) }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, options);
 }
 
 /**

@@ -220,8 +220,23 @@ const configObject = z.strictObject({
   $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors.'),
   version: z.literal(1, { error: 'expected version: 1' }),
   state: z
-    .strictObject({ path: z.string().min(1).default('./.backflow/state.db').describe('SQLite state file, relative to the config file.') })
-    .default({ path: './.backflow/state.db' }),
+    .strictObject({
+      path: z.string().min(1).default('./.backflow/state.db').describe('SQLite state file, relative to the config file.'),
+      lockExpirySeconds: z
+        .union([
+          z.number().min(1, 'expected at least 1 (seconds)'),
+          z
+            .string()
+            .regex(/^\d+(\.\d+)?$/, 'must be a number')
+            .transform(Number)
+            .pipe(z.number().min(1, 'expected at least 1 (seconds)')),
+        ])
+        .default(30)
+        .describe(
+          "How long a sync's lock outlives its holder's last heartbeat (refreshed every sixth of it) before another process takes it over. Keep it above the clock difference between hosts sharing the state.",
+        ),
+    })
+    .default({ path: './.backflow/state.db', lockExpirySeconds: 30 }),
   sources: z.record(name, source).describe('Where records come from.'),
   destinations: z.record(name, destination).describe('Where records go.'),
   dbt: z

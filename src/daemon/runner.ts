@@ -64,6 +64,7 @@ export class Runner {
           this.metrics.runStarted(sync.name);
           run.log.info('run started');
         },
+        onLockLost: (why) => run.log.warn({ why }, 'lost the sync lock: stopping this run'),
         onProgress: (counts) => {
           run.counts = counts;
           this.metrics.runProgress(sync.name, sync.destination, counts);

@@ -1,5 +1,5 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
-import type { SourceConfig, SyncConfig } from '../config/schema.js';
+import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
@@ -58,7 +58,7 @@ export function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown
   return explainModelReads(
     sync,
     readInWorker({
-      source: { name: sync.source, config: workspace.config.sources[sync.source] as SourceConfig, configDir: workspace.loaded.dir },
+      source: { name: sync.source, config: workspace.sourceConfig(sync), configDir: workspace.loaded.dir },
       request: { query: sync.query, cursorColumn: sync.cursor, cursor, batchSize: sync.batchSize },
       hashing: { connectorType: workspace.connectorOf(sync).type, mapping: sync.mapping },
     }),

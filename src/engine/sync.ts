@@ -47,6 +47,8 @@ export interface SyncOptions {
   /** Called once the run is recorded (the lock is held), with its id and its live counts. */
   onStart?: (runId: number, counts: Readonly<RunCounts>) => void;
   onProgress?: (counts: RunCounts) => void;
+  /** Called once if another process took the sync's lock over, or it was unlocked by force: the run stops feeding. */
+  onLockLost?: (why: string) => void;
 }
 
 export class SyncStopped extends Error {}
@@ -125,8 +127,20 @@ function compareCursor(a: unknown, b: unknown): number {
 export async function runSync(workspace: Workspace, sync: SyncConfig, options: SyncOptions = {}): Promise<RunSummary> {
   const { state } = workspace;
   const startedAt = Date.now();
-  state.acquireLock(sync.name, null);
-  state.markInterruptedRuns(sync.name);
+  // Set when another process took the lock over (this one's heartbeat came too late) or it was
+  // unlocked by force: the run stops feeding and leaves the cursor to the new holder.
+  let lockLost: string | undefined;
+  // Aborted when the run must stop feeding (a stop outcome, the caller's signal, a lost lock), so
+  // records still queued behind the destination's gate are never sent.
+  const halt = new AbortController();
+  state.acquireLock(sync.name, {
+    expiryMs: workspace.config.state.lockExpirySeconds * 1000,
+    onLost: (why) => {
+      lockLost ??= why;
+      halt.abort();
+      options.onLockLost?.(why);
+    },
+  });
   const runId = state.startRun(sync.name, Boolean(options.full));
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   options.onStart?.(runId, counts);
@@ -146,9 +160,6 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   const inFlight = new Set<Promise<void>>();
   // Bound memory: at most two requests' worth per slot are queued behind the gate.
   const maxQueued = destination.concurrency * 2;
-  // Aborted when the run must stop feeding (a stop outcome, or the caller's signal), so records
-  // still queued behind the destination's gate are never sent.
-  const halt = new AbortController();
   const stopped = () => halt.signal.aborted;
   const committer = new Committer(workspace, sync.name, runId, () => halt.abort());
   options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
@@ -244,7 +255,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     if (crash) throw crash;
     if (committer.failure) throw committer.failure;
 
-    if (sync.cursor) {
+    if (sync.cursor && !lockLost) {
       const next = state.safeCursor();
       if (next !== null && (cursor === null || compareCursor(next, cursor) > 0)) state.setCursor(sync.name, next);
     }
@@ -255,6 +266,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     } else if (downReason) {
       outcome = 'failed';
       error = `${downReason}: the run stopped early; unsent records go out on the next run`;
+    } else if (lockLost) {
+      outcome = 'interrupted';
+      error = `${lockLost}: this run stopped; unsent records go out on the next run`;
     } else if (options.signal?.aborted) {
       outcome = 'interrupted';
       error = 'stopped by a shutdown request; unsent records go out on the next run';

@@ -3,7 +3,7 @@
 // reader, in a worker thread (readInWorker).
 import { connectorFor } from '../../connectors/index.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { DestinationConfig, SyncConfig } from '../config/schema.js';
+import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
 import type { StateStore } from '../state/store.js';
 
@@ -49,7 +49,20 @@ export class Workspace {
     return connectorFor(this.destinationConfig(sync).type);
   }
 
+  /** A loaded config with unresolved variables (a state-only command) must never connect: a bug, said plainly. */
+  private mustConnect(): void {
+    const { unresolved } = this.loaded;
+    if (unresolved.length > 0) throw new Error(`this command loaded the config without ${unresolved.join(', ')}: it cannot connect`);
+  }
+
+  /** The sync's source settings, to open it. */
+  sourceConfig(sync: SyncConfig): SourceConfig {
+    this.mustConnect();
+    return this.config.sources[sync.source] as SourceConfig;
+  }
+
   destination(sync: SyncConfig): Destination {
+    this.mustConnect();
     let destination = this.destinations.get(sync.destination);
     if (!destination) {
       destination = new Destination({

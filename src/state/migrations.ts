@@ -76,4 +76,11 @@ export const MIGRATIONS: readonly string[] = [
   -- Read for every row of every run: a compact index answers it without touching the payloads.
   create index records_row_hashes on records (sync, key, row_hash);
   `,
+
+  // 3: a lock's liveness any host can check: its holder refreshes heartbeat_at while it runs; token
+  // names one acquisition, so a holder that lost its lock never refreshes or releases the next one's.
+  `
+  alter table locks add column heartbeat_at text;
+  alter table locks add column token text;
+  `,
 ];

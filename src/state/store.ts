@@ -1,15 +1,26 @@
 // State: what was last confirmed per record, rejections, runs, cursors and locks, in one SQLite file.
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redact } from '../redact.js';
+import { describeHolder, heartbeatIntervalMs, holderLiveness, pidIsAlive, type LockHolder } from './locks.js';
 import { MIGRATIONS } from './migrations.js';
 
 export class StateError extends Error {}
 
 /** The sync is running in another process (or another run of this one). */
 export class SyncLockedError extends StateError {}
+
+export interface LockOptions {
+  /** A lock whose heartbeat is older than this is taken over. */
+  expiryMs: number;
+  /** Called once if another process took the lock over (this one's heartbeat was too late) or unlocked it. */
+  onLost?: (why: string) => void;
+}
+
+export type UnlockResult = { removed: false } | { removed: true; holder: LockHolder; why: string };
 
 /** What was last confirmed for a record: its key and the fingerprint of the payload sent. */
 export interface StoredRecord {
@@ -138,15 +149,6 @@ function copyToTempFolder(db: Database.Database): string {
   return copy;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class StateStore {
   private readonly db: Database.Database;
   private readonly statements;
@@ -273,6 +275,7 @@ export class StateStore {
   }
 
   close(): void {
+    for (const sync of [...this.heldLocks.keys()]) this.stopHeartbeat(sync);
     if (this.db.open) this.db.close();
     if (this.temporaryCopy) fs.rmSync(path.dirname(this.temporaryCopy), { recursive: true, force: true });
   }
@@ -481,22 +484,6 @@ export class StateStore {
     });
   }
 
-  /** Runs left `running` by a process that no longer exists are marked interrupted. */
-  markInterruptedRuns(sync: string): void {
-    return this.guard(() => {
-      const rows = this.db.prepare("select id, pid from runs where sync = ? and outcome = 'running'").all(sync) as { id: number; pid: number | null }[];
-      for (const row of rows) {
-        if (row.pid === null || !isAlive(row.pid) || row.pid === process.pid) {
-          this.db
-            .prepare(
-              "update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, 'the process ended before the run finished') where id = ?",
-            )
-            .run(now(), row.id);
-        }
-      }
-    });
-  }
-
   lastRuns(): RunRow[] {
     return this.db.prepare('select * from runs where id in (select max(id) from runs group by sync) order by sync').all() as RunRow[];
   }
@@ -551,35 +538,119 @@ export class StateStore {
 
   // --- locks ------------------------------------------------------------------------------------
 
+  /** The heartbeat timer of each lock this connection holds, by sync. */
+  private readonly heldLocks = new Map<string, { token: string; timer: NodeJS.Timeout }>();
+
+  private lockHolder(sync: string): LockHolder | undefined {
+    return this.db.prepare('select pid, host, acquired_at, heartbeat_at from locks where sync = ?').get(sync) as LockHolder | undefined;
+  }
+
+  private liveness(holder: LockHolder, expiryMs: number) {
+    return holderLiveness(holder, { host: os.hostname(), pid: process.pid, nowMs: Date.now(), expiryMs, isAlive: pidIsAlive });
+  }
+
   /**
-   * Takes the sync's lock, or throws naming the holder. A lock left by a process that died (crash,
-   * SIGKILL) on this host is taken over.
+   * Runs still `running` once the caller holds the sync's lock were left by a holder that died or
+   * lost the lock (a run only runs under it): they are marked interrupted, with why.
    */
-  acquireLock(sync: string, runId: number | null): void {
-    return this.guard(() => {
-      const host = os.hostname();
+  private interruptRuns(sync: string, why: string): void {
+    this.db
+      .prepare("update runs set outcome = 'interrupted', ended_at = coalesce(ended_at, ?), error = coalesce(error, ?) where sync = ? and outcome = 'running'")
+      .run(now(), why, sync);
+  }
+
+  /**
+   * Takes the sync's lock, or throws naming the holder. A lock whose holder is not alive (its
+   * process gone on this host, or its heartbeat expired) is taken over. While held, a timer (which
+   * never keeps the process up) refreshes the heartbeat; finding the lock taken calls `onLost`.
+   */
+  acquireLock(sync: string, options: LockOptions): void {
+    const token = randomUUID();
+    this.guard(() => {
       this.db
         .transaction(() => {
-          const holder = this.db.prepare('select pid, host, acquired_at from locks where sync = ?').get(sync) as
-            { pid: number; host: string; acquired_at: string } | undefined;
-          if (holder && !(holder.host === host && (!isAlive(holder.pid) || holder.pid === process.pid))) {
-            throw new SyncLockedError(
-              `sync "${sync}" is already running (process ${holder.pid} on ${holder.host}, since ${holder.acquired_at}). ` +
-                'Wait for it to finish; a lock left by a crashed process on this host is released automatically.',
-            );
+          const holder = this.lockHolder(sync);
+          let why = 'the process ended before the run finished';
+          if (holder) {
+            const liveness = this.liveness(holder, options.expiryMs);
+            if (liveness.alive) {
+              throw new SyncLockedError(
+                `sync "${sync}" is already running (${describeHolder(holder)}). Wait for it to finish: a holder that stops heartbeating ` +
+                  `is taken over ${options.expiryMs / 1000} s after its last heartbeat. If you know that process is gone, run: backflow unlock --sync ${sync}`,
+              );
+            }
+            why = `taken over: ${liveness.why}`;
           }
+          const at = now();
           this.db
-            .prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at) values (?, ?, ?, ?, ?)')
-            .run(sync, process.pid, host, runId, now());
+            .prepare('insert or replace into locks (sync, pid, host, run_id, acquired_at, heartbeat_at, token) values (?, ?, ?, null, ?, ?, ?)')
+            .run(sync, process.pid, os.hostname(), at, at, token);
+          this.interruptRuns(sync, why);
         })
         .immediate();
     });
+    const beat = this.db.prepare('update locks set heartbeat_at = ? where sync = ? and token = ?');
+    const timer = setInterval(() => {
+      let changes: number;
+      try {
+        changes = beat.run(now(), sync, token).changes;
+      } catch {
+        // A busy or full state file: the next beat tries again; one the expiry outlasts loses nothing.
+        return;
+      }
+      if (changes === 0) {
+        this.stopHeartbeat(sync);
+        const holder = this.lockHolder(sync);
+        options.onLost?.(
+          holder
+            ? `the lock of sync "${sync}" was taken over by ${describeHolder(holder)}`
+            : `the lock of sync "${sync}" was removed by backflow unlock --force`,
+        );
+      }
+    }, heartbeatIntervalMs(options.expiryMs));
+    timer.unref();
+    this.heldLocks.set(sync, { token, timer });
   }
 
+  private stopHeartbeat(sync: string): string | undefined {
+    const held = this.heldLocks.get(sync);
+    if (held) clearInterval(held.timer);
+    this.heldLocks.delete(sync);
+    return held?.token;
+  }
+
+  /** Releases the lock this connection took (never one another process took over since). */
   releaseLock(sync: string): void {
+    const token = this.stopHeartbeat(sync);
     return this.guard(() => {
-      if (!this.db.open) return;
-      this.db.prepare('delete from locks where sync = ? and pid = ?').run(sync, process.pid);
+      if (!this.db.open || token === undefined) return;
+      this.db.prepare('delete from locks where sync = ? and token = ?').run(sync, token);
     });
+  }
+
+  /**
+   * Removes the sync's lock if its holder is not alive (or, with `force`, even if it seems to be),
+   * and marks its unfinished runs interrupted. Throws naming a live holder.
+   */
+  unlock(sync: string, options: { expiryMs: number; force: boolean }): UnlockResult {
+    return this.guard(() =>
+      this.db
+        .transaction((): UnlockResult => {
+          const holder = this.lockHolder(sync);
+          if (!holder) return { removed: false };
+          const liveness = this.liveness(holder, options.expiryMs);
+          if (liveness.alive && !options.force) {
+            throw new SyncLockedError(
+              `sync "${sync}" is locked by a live holder (${describeHolder(holder)}), so it was not unlocked. ` +
+                `Stop that process, or wait ${options.expiryMs / 1000} s past its last heartbeat; pass --force only if you know it is gone (a live holder then stops at its next heartbeat).`,
+            );
+          }
+          const why = liveness.alive ? `unlocked with --force while ${describeHolder(holder)}` : liveness.why;
+          this.db.prepare('delete from locks where sync = ?').run(sync);
+          this.interruptRuns(sync, `unlocked: ${why}`);
+          return { removed: true, holder, why };
+        })
+        .immediate(),
+    );
   }
 }

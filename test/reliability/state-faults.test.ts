@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
+import { MIGRATIONS } from '../../src/state/migrations.js';
 import { gamifyConfig, gamifyWarehouse, runCli, spawnCli, sqliteExec, sqliteRows, sqliteTable, users, waitUntil, writeFile } from '../helpers/index.js';
 
 /** Creating read-only files, immutable files and full disks for real needs root (mount, chattr). */
@@ -79,14 +80,15 @@ describe('a state file locked by another process', () => {
     expect(emulator.received).toHaveLength(6);
   });
 
-  it('takes over a sync lock left by a process that died, and refuses one held on another host', async () => {
+  it('takes over a sync lock left by a process that died, and refuses one held on another host with a fresh heartbeat', async () => {
     const config = configWithState();
     expect((await cli(config, 'sync')).code).toBe(0);
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const heartbeat = new Date().toISOString();
     const insertLock = (pid: number, host: string) =>
       sqliteExec(
         path.join(dir, 'state.db'),
-        `insert or replace into locks (sync, pid, host, run_id, acquired_at) values ('users', ${pid}, '${host}', null, '2026-01-01T00:00:00.000Z')`,
+        `insert or replace into locks (sync, pid, host, run_id, acquired_at, heartbeat_at) values ('users', ${pid}, '${host}', null, '2026-01-01T00:00:00.000Z', '${heartbeat}')`,
       );
 
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Changed' where id = 1");
@@ -99,7 +101,9 @@ describe('a state file locked by another process', () => {
     insertLock(4242, 'other-host');
     const refused = await cli(config, 'sync');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('error: sync "users" is already running (process 4242 on other-host, since 2026-01-01T00:00:00.000Z)');
+    expect(refused.stderr).toContain(
+      `error: sync "users" is already running (process 4242 on other-host, since 2026-01-01T00:00:00.000Z, last heartbeat ${heartbeat})`,
+    );
     expect(emulator.received).toHaveLength(7);
   });
 });
@@ -190,7 +194,7 @@ describe('a state file from an older schema version', () => {
     expect(fs.statSync(state).size).toBe(0);
 
     expect((await cli(config, 'sync')).code).toBe(0);
-    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: 2 }]);
+    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: MIGRATIONS.length }]);
     expect(sqliteRows(state, 'select key from records')).toHaveLength(6);
   });
 
@@ -198,8 +202,12 @@ describe('a state file from an older schema version', () => {
     const config = configWithState();
     expect((await cli(config, 'sync')).code).toBe(0);
     const state = path.join(dir, 'state.db');
-    // Back to what schema 1 looked like: no row_hash column, no index.
-    sqliteExec(state, 'drop index records_row_hashes; alter table records drop column row_hash; pragma user_version = 1; pragma wal_checkpoint(truncate)');
+    // Back to what schema 1 looked like: no row_hash column, no index, locks without heartbeats.
+    sqliteExec(
+      state,
+      'drop index records_row_hashes; alter table records drop column row_hash; alter table locks drop column heartbeat_at; alter table locks drop column token; ' +
+        'pragma user_version = 1; pragma wal_checkpoint(truncate)',
+    );
     sqliteExec(path.join(dir, 'warehouse.db'), "update users set name = 'Changed' where id = 2");
     const before = fs.readFileSync(state);
 
@@ -213,7 +221,7 @@ describe('a state file from an older schema version', () => {
     expect(fs.readdirSync(tmp).filter((name) => name.startsWith('backflow-state-'))).toEqual([]); // the copy is gone
 
     expect((await cli(config, 'sync')).code).toBe(0);
-    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: 2 }]);
+    expect(sqliteRows<{ user_version: number }>(state, 'pragma user_version')).toEqual([{ user_version: MIGRATIONS.length }]);
     // Sent (user 2) or found unchanged by payload: every record now has the hash of its row.
     expect(sqliteRows(state, 'select key from records where row_hash is null')).toEqual([]);
     expect(sqliteRows(state, 'select key from records')).toHaveLength(6);

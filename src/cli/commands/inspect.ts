@@ -1,5 +1,6 @@
-// `status`, `runs`, `rejected` and `reset`: reading and forgetting state.
-import { withWorkspace, type GlobalOptions } from '../context.js';
+// `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state, without
+// connecting anywhere (so without the variables of sources, destinations and alerts).
+import { withStateOnly, type GlobalOptions } from '../context.js';
 import { print, printJson, table } from '../output.js';
 
 function counts(json: string): string {
@@ -8,7 +9,7 @@ function counts(json: string): string {
 }
 
 export async function statusCommand(options: GlobalOptions): Promise<number> {
-  return withWorkspace(options, true, async (workspace) => {
+  return withStateOnly(options, true, async (workspace) => {
     const last = new Map(workspace.state.lastRuns().map((run) => [run.sync, run]));
     const rows = workspace.config.syncs.map((sync) => ({
       sync: sync.name,
@@ -39,7 +40,7 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
 }
 
 export async function runsCommand(options: GlobalOptions & { sync?: string; limit: number }): Promise<number> {
-  return withWorkspace(options, true, async (workspace) => {
+  return withStateOnly(options, true, async (workspace) => {
     if (options.sync) workspace.syncNamed(options.sync);
     const runs = workspace.state.runs(options.sync, options.limit);
     if (options.json) {
@@ -57,7 +58,7 @@ export async function runsCommand(options: GlobalOptions & { sync?: string; limi
 }
 
 export async function rejectedCommand(options: GlobalOptions & { sync?: string; limit: number }): Promise<number> {
-  return withWorkspace(options, true, async (workspace) => {
+  return withStateOnly(options, true, async (workspace) => {
     if (options.sync) workspace.syncNamed(options.sync);
     const rejections = workspace.state.rejections(options.sync, options.limit);
     if (options.json) {
@@ -80,15 +81,30 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
 }
 
 export async function resetCommand(options: GlobalOptions & { sync: string }): Promise<number> {
-  return withWorkspace(options, false, async (workspace) => {
+  return withStateOnly(options, false, async (workspace) => {
     workspace.syncNamed(options.sync);
-    workspace.state.acquireLock(options.sync, null);
+    workspace.state.acquireLock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000 });
     try {
       const { records } = workspace.state.reset(options.sync);
       if (options.json) printJson({ sync: options.sync, forgotten: records });
       else print(`Forgot ${records} record${records === 1 ? '' : 's'} of sync ${options.sync}: the next run sends everything again.`);
     } finally {
       workspace.state.releaseLock(options.sync);
+    }
+    return 0;
+  });
+}
+
+export async function unlockCommand(options: GlobalOptions & { sync: string; force?: boolean }): Promise<number> {
+  return withStateOnly(options, false, async (workspace) => {
+    workspace.syncNamed(options.sync);
+    const result = workspace.state.unlock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000, force: Boolean(options.force) });
+    if (options.json) {
+      printJson(result.removed ? { sync: options.sync, removed: true, holder: result.holder, why: result.why } : { sync: options.sync, removed: false });
+    } else if (result.removed) {
+      print(`Removed the lock of sync ${options.sync}: ${result.why}. Its unfinished run is recorded as interrupted; the next run takes over.`);
+    } else {
+      print(`Sync ${options.sync} is not locked: nothing to do.`);
     }
     return 0;
   });

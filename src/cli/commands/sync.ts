@@ -140,6 +140,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
                 current!.counts = counts;
                 logs.set(sync.name, runLogger(sync.name, runId));
               },
+              onLockLost: (why) => logFor(sync.name).warn({ why }, 'lost the sync lock: stopping this run'),
               onProgress: (c) => {
                 status.update(
                   `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
