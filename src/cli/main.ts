@@ -14,6 +14,22 @@ function positiveInt(value: string): number {
   return number;
 }
 
+/** Collects a repeatable option; each value may list several, comma-separated (`--sync a,b --sync c`). */
+function list(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  ];
+}
+
+/** Collects a repeatable option as is (a glob may hold commas: 'users-{eu,us}'). */
+function repeat(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function buildProgram(run: (work: () => Promise<number>, json: boolean) => Promise<void>): Command {
   const program = new Command('backflow')
     .description('Keep SaaS tools in sync with your warehouse: declarative, diffed, at-least-once.')
@@ -38,7 +54,8 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
   program
     .command('plan')
     .description('dry-run diff: what a sync would send; exit 2 when it would send anything')
-    .option('-s, --sync <name>', 'only this sync')
+    .option('-s, --sync <names>', 'only these syncs (repeat, or comma-separate)', list)
+    .option('--select <pattern>', "only syncs whose name matches this glob, e.g. 'users-*' (repeatable)", repeat)
     .option('--out <file>', 'save the plan for sync --plan')
     .option('--show <n>', 'records to list with their diffs', positiveInt, 20)
     .option('--full', 'plan a full read, ignoring the incremental cursor')
@@ -47,7 +64,8 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
   program
     .command('sync')
     .description('send what changed now')
-    .option('-s, --sync <name>', 'only this sync')
+    .option('-s, --sync <names>', 'only these syncs (repeat, or comma-separate)', list)
+    .option('--select <pattern>', "only syncs whose name matches this glob, e.g. 'users-*' (repeatable)", repeat)
     .option('--full', 'read every row, ignoring the incremental cursor')
     .option('--plan <file>', 'send exactly a saved plan (refused if the state or config changed)')
     .option('--dbt-run-results <file>', "after a dbt job: run only the syncs whose dbt models it built successfully (dbt's target/run_results.json)")

@@ -1,6 +1,7 @@
 // A workspace holds what syncs share within one process: the loaded config, the state store and one
 // Destination (rate limiter, concurrency gate) per destination. Each read opens its own source
 // reader, in a worker thread (readInWorker).
+import picomatch from 'picomatch';
 import { connectorFor } from '../../connectors/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
@@ -36,9 +37,23 @@ export class Workspace {
     return sync;
   }
 
-  /** The syncs a command works on: one by name, or all. */
-  selectSyncs(name?: string): SyncConfig[] {
-    return name ? [this.syncNamed(name)] : this.config.syncs;
+  /**
+   * The syncs a command works on, in config order: those named and those matching a glob pattern
+   * (`--select 'users-*'`), or all when neither is given. A name or a pattern that matches no sync is
+   * refused, so a typo never silently runs nothing.
+   */
+  selectSyncs(names: string[] = [], patterns: string[] = []): SyncConfig[] {
+    if (names.length === 0 && patterns.length === 0) return this.config.syncs;
+    const chosen = new Set(names.map((name) => this.syncNamed(name).name));
+    for (const pattern of patterns) {
+      const matches = picomatch(pattern);
+      const matched = this.config.syncs.filter((sync) => matches(sync.name));
+      if (matched.length === 0) {
+        throw new UsageError(`--select "${pattern}" matches no sync: the syncs are ${this.config.syncs.map((entry) => entry.name).join(', ')}`);
+      }
+      for (const sync of matched) chosen.add(sync.name);
+    }
+    return this.config.syncs.filter((sync) => chosen.has(sync.name));
   }
 
   destinationConfig(sync: SyncConfig): DestinationConfig {

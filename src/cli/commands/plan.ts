@@ -7,7 +7,10 @@ import { describeModel, withWorkspace, type GlobalOptions } from '../context.js'
 import { n, print, printJson, show } from '../output.js';
 
 export interface PlanCommandOptions extends GlobalOptions {
-  sync?: string;
+  /** Sync names (--sync, repeatable or comma-separated). */
+  sync?: string[];
+  /** Glob patterns over sync names (--select). */
+  select?: string[];
   out?: string;
   show?: number;
   full?: boolean;
@@ -51,7 +54,7 @@ export function describePlan(plan: SyncPlan, sync?: SyncConfig): string[] {
 
 export async function planCommand(options: PlanCommandOptions): Promise<number> {
   return withWorkspace(options, true, async (workspace) => {
-    const syncs = workspace.selectSyncs(options.sync);
+    const syncs = workspace.selectSyncs(options.sync, options.select);
     const writer = options.out
       ? new PlanFileWriter(options.out, {
           format: PLAN_FORMAT,

@@ -14,7 +14,10 @@ import { Interrupt } from '../interrupt.js';
 import { n, print, printError, printJson, StatusLine } from '../output.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
-  sync?: string;
+  /** Sync names (--sync, repeatable or comma-separated). */
+  sync?: string[];
+  /** Glob patterns over sync names (--select). */
+  select?: string[];
   full?: boolean;
   plan?: string;
   dbtRunResults?: string;
@@ -68,7 +71,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
     async (workspace) => {
       const summaries: RunSummary[] = [];
       const status = new StatusLine();
-      let syncs = workspace.selectSyncs(options.sync);
+      let syncs = workspace.selectSyncs(options.sync, options.select);
       let dbt: DbtSelection | undefined;
       if (runResults) {
         dbt = followDbtRun(workspace, syncs, runResults);
