@@ -1,41 +1,79 @@
 // A timestamp cursor keeps the source's full precision: rows written in one transaction (the same
 // millisecond, different microseconds) are read once, and an invalid one among them is counted once,
-// not again on every later run. On real PostgreSQL, through the CLI.
+// not again on every later run. On real PostgreSQL and MariaDB, through the CLI.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { gamifyConfig, runCli, sqliteExec, sqliteRows, tempDir, writeFile } from './helpers/index.js';
-import { POSTGRES_URL } from './sources/fixtures.js';
+import { MYSQL_URL, POSTGRES_URL } from './sources/fixtures.js';
+
+interface Engine {
+  /** A fresh schema (or database) holding nothing yet; dropped when the test ends. Returns how to run SQL there and the source's YAML. */
+  open(name: string): Promise<{ exec: (sql: string) => Promise<unknown>; source: string }>;
+  /** The column type of the cursor, and a timestamp literal of it (UTC). */
+  type: string;
+  at: (text: string) => string;
+}
+
+const postgres = (type: string): Engine => ({
+  type,
+  at: (text) => `'${text}+00'`,
+  async open(name) {
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`create schema ${name}; set search_path = ${name}`);
+    onTestFinished(async () => {
+      await admin.query(`drop schema ${name} cascade`);
+      await admin.end();
+    });
+    return { exec: (sql) => admin.query(sql), source: `{ type: postgres, url: "${POSTGRES_URL}?options=-c%20search_path%3D${name}" }` };
+  },
+});
+
+const mariadb: Engine = {
+  type: 'datetime(6)',
+  at: (text) => `'${text}'`,
+  async open(name) {
+    const admin = await mysql.createConnection({ uri: MYSQL_URL, multipleStatements: true });
+    await admin.query(`create database ${name}; use ${name}`);
+    onTestFinished(async () => {
+      await admin.query(`drop database ${name}`);
+      await admin.end();
+    });
+    return { exec: (sql) => admin.query(sql), source: `{ type: mysql, url: "mysql://root@127.0.0.1:3306/${name}" }` };
+  },
+};
 
 interface RunRow {
   counts: { read: number; sent: number; invalid: number; unchanged: number };
 }
 
-describe.each(['timestamp(6)', 'timestamptz(6)'])('a PostgreSQL %s cursor', (type) => {
+describe.each([
+  ['PostgreSQL timestamp(6)', postgres('timestamp(6)')],
+  ['PostgreSQL timestamptz(6)', postgres('timestamptz(6)')],
+  ['MariaDB datetime(6)', mariadb],
+])('a %s cursor', (_, engine) => {
   let dir: string;
   let emulator: GamifyHostEmulator;
-  let admin: pg.Client;
+  let exec: (sql: string) => Promise<unknown>;
   let config: string;
 
   beforeEach(async () => {
-    const schema = `bf_${randomBytes(5).toString('hex')}`;
-    admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`create schema ${schema}; set search_path = ${schema}`);
-    onTestFinished(async () => {
-      await admin.query(`drop schema ${schema} cascade`);
-      await admin.end();
-    });
+    const opened = await engine.open(`bf_${randomBytes(5).toString('hex')}`);
+    exec = opened.exec;
     // One transaction's rows: one millisecond, four microseconds; user 3's country is not a country.
-    await admin.query(`
-      create table users (id bigint primary key, name text, email text, country text, plan text, updated_at ${type});
+    await exec(
+      `create table users (id bigint primary key, name varchar(100), email varchar(100), country varchar(10), plan varchar(10), updated_at ${engine.type})`,
+    );
+    await exec(`
       insert into users values
-        (1, 'Ada', 'ada@example.com', 'gb', 'pro', '2026-03-01 10:00:00.123456+00'),
-        (2, 'Bob', 'bob@example.com', 'us', 'free', '2026-03-01 10:00:00.123457+00'),
-        (3, 'Cy', 'cy@example.com', 'xx', 'free', '2026-03-01 10:00:00.123789+00'),
-        (4, 'Di', 'di@example.com', 'ng', 'pro', '2026-03-01 10:00:00.123999+00');`);
+        (1, 'Ada', 'ada@example.com', 'gb', 'pro', ${engine.at('2026-03-01 10:00:00.123456')}),
+        (2, 'Bob', 'bob@example.com', 'us', 'free', ${engine.at('2026-03-01 10:00:00.123457')}),
+        (3, 'Cy', 'cy@example.com', 'xx', 'free', ${engine.at('2026-03-01 10:00:00.123789')}),
+        (4, 'Di', 'di@example.com', 'ng', 'pro', ${engine.at('2026-03-01 10:00:00.123999')})`);
     dir = tempDir();
     emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
     await emulator.start();
@@ -45,7 +83,7 @@ describe.each(['timestamp(6)', 'timestamptz(6)'])('a PostgreSQL %s cursor', (typ
       'backflow.yaml',
       gamifyConfig({
         url: emulator.url,
-        source: `{ type: postgres, url: "${POSTGRES_URL}?options=-c%20search_path%3D${schema}" }`,
+        source: opened.source,
         syncExtra: '    cursor: updated_at',
       }),
     );
@@ -65,7 +103,7 @@ describe.each(['timestamp(6)', 'timestamptz(6)'])('a PostgreSQL %s cursor', (typ
     expect(emulator.received).toHaveLength(3);
 
     // A row one microsecond later is past the cursor; one at the cursor is not.
-    await admin.query(`insert into users values (5, 'Eve', 'eve@example.com', 'us', 'pro', '2026-03-01 10:00:00.124+00')`);
+    await exec(`insert into users values (5, 'Eve', 'eve@example.com', 'us', 'pro', ${engine.at('2026-03-01 10:00:00.124')})`);
     expect((await sync()).code).toBe(0);
     expect((await lastRun()).counts).toMatchObject({ read: 1, sent: 1 });
     expect(storedCursor()).toBe('"2026-03-01T10:00:00.124000Z"');

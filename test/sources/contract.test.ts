@@ -116,8 +116,8 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
     expect(after.map((row) => row.id)).toEqual([21, 22, 23, 24, 25]);
   });
 
-  // PostgreSQL and DuckDB keep microseconds, so their stored cursor has six fractional digits.
-  const storedCursor = (iso: string) => (['postgres', 'duckdb'].includes(fixture.type) ? iso.replace(/(\.\d{3})Z$/, '$1000Z') : iso);
+  // PostgreSQL, MySQL and DuckDB keep microseconds, so their stored cursor has six fractional digits.
+  const storedCursor = (iso: string) => (fixture.type === 'sqlite' ? iso : iso.replace(/(\.\d{3})Z$/, '$1000Z'));
 
   it.each([
     ['binds :cursor in the query', `select * from users where ${fixture.cursorIsNull} or updated_at > :cursor`],
