@@ -1,8 +1,9 @@
 // A timestamp cursor keeps the source's full precision: rows written in one transaction (the same
 // millisecond, different microseconds) are read once, and an invalid one among them is counted once,
-// not again on every later run. On real PostgreSQL and MariaDB, through the CLI.
+// not again on every later run. On real PostgreSQL, MariaDB and DuckDB, through the CLI.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
@@ -12,7 +13,7 @@ import { MYSQL_URL, POSTGRES_URL } from './sources/fixtures.js';
 
 interface Engine {
   /** A fresh schema (or database) holding nothing yet; dropped when the test ends. Returns how to run SQL there and the source's YAML. */
-  open(name: string): Promise<{ exec: (sql: string) => Promise<unknown>; source: string }>;
+  open(name: string, dir: string): Promise<{ exec: (sql: string) => Promise<unknown>; source: string }>;
   /** The column type of the cursor, and a timestamp literal of it (UTC). */
   type: string;
   at: (text: string) => string;
@@ -51,10 +52,30 @@ interface RunRow {
   counts: { read: number; sent: number; invalid: number; unchanged: number };
 }
 
+const duckdb: Engine = {
+  type: 'timestamp',
+  at: (text) => `'${text}'`,
+  async open(_, dir) {
+    // Opened per statement and closed again: the source opens the file read-only.
+    const exec = async (sql: string) => {
+      const instance = await DuckDBInstance.create(path.join(dir, 'warehouse.duckdb'));
+      const connection = await instance.connect();
+      try {
+        await connection.run(sql);
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    };
+    return { exec, source: '{ type: duckdb, path: ./warehouse.duckdb }' };
+  },
+};
+
 describe.each([
   ['PostgreSQL timestamp(6)', postgres('timestamp(6)')],
   ['PostgreSQL timestamptz(6)', postgres('timestamptz(6)')],
   ['MariaDB datetime(6)', mariadb],
+  ['DuckDB TIMESTAMP', duckdb],
 ])('a %s cursor', (_, engine) => {
   let dir: string;
   let emulator: GamifyHostEmulator;
@@ -62,7 +83,8 @@ describe.each([
   let config: string;
 
   beforeEach(async () => {
-    const opened = await engine.open(`bf_${randomBytes(5).toString('hex')}`);
+    dir = tempDir();
+    const opened = await engine.open(`bf_${randomBytes(5).toString('hex')}`, dir);
     exec = opened.exec;
     // One transaction's rows: one millisecond, four microseconds; user 3's country is not a country.
     await exec(
@@ -74,7 +96,6 @@ describe.each([
         (2, 'Bob', 'bob@example.com', 'us', 'free', ${engine.at('2026-03-01 10:00:00.123457')}),
         (3, 'Cy', 'cy@example.com', 'xx', 'free', ${engine.at('2026-03-01 10:00:00.123789')}),
         (4, 'Di', 'di@example.com', 'ng', 'pro', ${engine.at('2026-03-01 10:00:00.123999')})`);
-    dir = tempDir();
     emulator = new GamifyHostEmulator(['pk_test_secret_key_123']);
     await emulator.start();
     onTestFinished(() => emulator.stop());
