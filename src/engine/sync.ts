@@ -5,6 +5,7 @@ import type { SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord } from '../plan/classify.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
 import { classifierFor, emptyCounts, readRows, readsEverything } from './plan.js';
+import { compareCursors } from '../sources/values.js';
 import type { Workspace } from './workspace.js';
 
 export interface RunCounts {
@@ -117,11 +118,6 @@ class Committer {
       this.onFailure();
     }
   }
-}
-
-function compareCursor(a: unknown, b: unknown): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }
 
 export async function runSync(workspace: Workspace, sync: SyncConfig, options: SyncOptions = {}): Promise<RunSummary> {
@@ -257,7 +253,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
     if (sync.cursor && !lockLost) {
       const next = state.safeCursor();
-      if (next !== null && (cursor === null || compareCursor(next, cursor) > 0)) state.setCursor(sync.name, next);
+      if (next !== null && (cursor === null || compareCursors(next, cursor) > 0)) state.setCursor(sync.name, next);
     }
     if (stopReason) {
       outcome = 'stopped';

@@ -97,7 +97,7 @@ export class Classifier {
    * Classifies one batch of rows, in order. A row that hashes as the row of its confirmed payload
    * did is unchanged at once; only the others are mapped, validated, fingerprinted and compared.
    */
-  classify({ rows, rowHashes }: HashedBatch): PlannedRecord[] {
+  classify({ rows, rowHashes, exactCursors }: HashedBatch): PlannedRecord[] {
     const { primaryKey, cursorColumn, state, sync, startedAt } = this.options;
     if (!this.columnsChecked && rows.length > 0) {
       this.checkColumns(rows[0]);
@@ -106,7 +106,7 @@ export class Classifier {
     const planned: PlannedRecord[] = [];
     rows.forEach((row, index) => {
       const rawKey = row[primaryKey];
-      const cursor = cursorColumn ? cursorValue(row[cursorColumn]) : undefined;
+      const cursor = cursorColumn ? (exactCursors?.[index] ?? cursorValue(row[cursorColumn])) : undefined;
       if (rawKey === null || rawKey === undefined || rawKey === '') {
         planned.push({
           key: NULL_KEY,

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { ReadRequest, Row, SourceReader } from './contract.js';
 import type { DuckDBSettings } from './duckdb.js';
 import { emptyQuery, incrementalQuery, positionalCursor } from './sql.js';
-import { exactInteger, parseJson } from './values.js';
+import { exactInteger, parseJson, withExactFraction } from './values.js';
 
 /**
  * DuckDB values as plain JS, by the same rules as the other sources: exact integers, DECIMAL as exact
@@ -45,6 +45,14 @@ const plainValue: DuckDBValueConverter<unknown> = (value, type, converter) => {
       return type.alias === 'JSON' ? parseJson(value as string) : value;
     case DuckDBTypeId.BLOB:
       return Buffer.from((value as DuckDBBlobValue).bytes);
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_TZ:
+    case DuckDBTypeId.TIMESTAMP_NS: {
+      // The Date holds milliseconds; the cursor keeps DuckDB's micro- (or nano-) seconds beside it.
+      const date = JSDuckDBValueConverter(value, type, converter as DuckDBValueConverter<JS>) as Date;
+      const [units, digits] = 'nanos' in (value as object) ? [(value as { nanos: bigint }).nanos, 9] : [(value as { micros: bigint }).micros, 6];
+      return units >= 0n ? withExactFraction(date, String(units % 10n ** BigInt(digits)).padStart(digits, '0')) : date;
+    }
     case DuckDBTypeId.MAP: {
       const { keyType, valueType } = type;
       return Object.fromEntries(

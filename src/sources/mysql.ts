@@ -1,10 +1,11 @@
 // MySQL / MariaDB source: one query streams its rows inside a read-only transaction; the connection
 // pauses while the engine works through a batch (backpressure), so memory stays at about two batches.
-import type { Connection } from 'mysql2';
+import type { Connection, TypeCast } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
 import { emptyQuery, incrementalQuery, positionalCursor, quoteBacktick } from './sql.js';
+import { withExactFraction } from './values.js';
 
 const settings = z.strictObject({
   url: z
@@ -29,6 +30,17 @@ const DATE_TIME_TYPES = new Set([7, 12]);
 /** The text `cursorValue()` stores for a Date: ISO 8601 in UTC. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
+/**
+ * DATETIME and TIMESTAMP as the Dates mysql2 makes (UTC), with the source's microseconds kept for the
+ * cursor (withExactFraction): a Date holds milliseconds. A zero date stays an invalid Date, as in mysql2.
+ */
+const exactDateTimes: TypeCast = (field, next) => {
+  if (field.type !== 'DATETIME' && field.type !== 'TIMESTAMP') return next();
+  const text = field.string('ascii');
+  if (text === null) return null;
+  return withExactFraction(new Date(`${text.replace(' ', 'T')}Z`), /\.(\d+)$/.exec(text)?.[1] ?? '');
+};
+
 async function connect(config: Settings): Promise<Connection> {
   // Loaded on first use: configs without a MySQL source never pay for the driver.
   const { default: mysql } = await import('mysql2');
@@ -42,6 +54,7 @@ async function connect(config: Settings): Promise<Connection> {
     bigNumberStrings: false,
     decimalNumbers: false,
     connectTimeout: 10_000,
+    typeCast: exactDateTimes,
   });
   // A fatal error while no query runs (a server restart) surfaces on the next query instead of
   // crashing the process as an unhandled 'error' event.
@@ -60,8 +73,8 @@ async function connect(config: Settings): Promise<Connection> {
 
 /**
  * The value bound for `:cursor`. A stored cursor from a DATETIME/TIMESTAMP column is ISO text with
- * `Z`, which MySQL would only half-parse (with a warning); it is bound as a Date, which mysql2 writes
- * as `YYYY-MM-DD HH:MM:SS.mmm` in UTC. Which applies is read from the query's own column types, so
+ * `Z`, which MySQL would only half-parse (with a warning); it is bound as `YYYY-MM-DD HH:MM:SS.ffffff`
+ * (UTC, as the session's time zone), every digit kept. Which applies is read from the query's own column types, so
  * ISO text kept in a VARCHAR column is still compared as text.
  */
 async function cursorParam(session: PromiseConnection, text: string, occurrences: number, request: ReadRequest): Promise<unknown> {
@@ -69,7 +82,7 @@ async function cursorParam(session: PromiseConnection, text: string, occurrences
   if (typeof cursor !== 'string' || !request.cursorColumn || !ISO_INSTANT.test(cursor)) return cursor;
   const [, fields] = await session.query(emptyQuery(text), Array(occurrences).fill(null));
   const field = fields.find((candidate) => candidate.name === request.cursorColumn);
-  return field?.columnType !== undefined && DATE_TIME_TYPES.has(field.columnType) ? new Date(cursor) : cursor;
+  return field?.columnType !== undefined && DATE_TIME_TYPES.has(field.columnType) ? cursor.replace('T', ' ').replace('Z', '') : cursor;
 }
 
 /** The statement for a read with `:cursor` as `?` placeholders, and one value for each. */

@@ -4,7 +4,7 @@ import Cursor from 'pg-cursor';
 import { z } from 'zod';
 import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
 import { emptyQuery, incrementalQuery, positionalCursor } from './sql.js';
-import { exactInteger } from './values.js';
+import { exactInteger, withExactFraction } from './values.js';
 
 const settings = z.strictObject({
   url: z
@@ -18,9 +18,18 @@ const settings = z.strictObject({
 // (ids stay exact: larger ones stay strings); a date stays its calendar text (YYYY-MM-DD), never
 // midnight in some time zone, and an interval its text, as in the other sources. numeric stays a
 // string: use `transform: number`.
+// A timestamp's microseconds are kept for the cursor (withExactFraction): a Date holds milliseconds.
+const fractionOf = (text: string) => /:\d{2}\.(\d+)/.exec(text)?.[1] ?? '';
+const timestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date | number;
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === pg.types.builtins.TIMESTAMP) return (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
+    if (oid === pg.types.builtins.TIMESTAMP) return (text: string) => withExactFraction(new Date(`${text.replace(' ', 'T')}Z`), fractionOf(text));
+    if (oid === pg.types.builtins.TIMESTAMPTZ) {
+      return (text: string) => {
+        const value = timestamptz(text);
+        return value instanceof Date ? withExactFraction(value, fractionOf(text)) : value;
+      };
+    }
     if (oid === pg.types.builtins.INT8) return exactInteger;
     if (oid === pg.types.builtins.DATE || oid === pg.types.builtins.INTERVAL) return (text: string) => text;
     return pg.types.getTypeParser(oid, format);

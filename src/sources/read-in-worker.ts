@@ -12,6 +12,8 @@ import { SourceError } from './index.js';
 export interface HashedBatch {
   rows: Row[];
   rowHashes: string[];
+  /** Per row, the cursor column's exact instant where the source read one finer than its Date (see exactInstant). */
+  exactCursors?: (string | undefined)[];
 }
 
 export interface WorkerRead {

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { rowHasher } from '../plan/fingerprint.js';
 import { openSource } from './index.js';
+import { exactInstant } from './values.js';
 import type { ToEngine, WorkerRead } from './read-in-worker.js';
 
 const read = workerData as WorkerRead;
@@ -30,7 +31,10 @@ if (reader) {
       // Leaving the loop ends the read: the source closes its cursor and releases its locks.
       if (stopping) break;
       credits--;
-      post({ rows, rowHashes: rows.map(rowHash) });
+      // Dates lose their exact instants on the way to the engine: they go along beside the rows.
+      const column = read.request.cursorColumn;
+      const exactCursors = column ? rows.map((row) => exactInstant(row[column])) : [];
+      post({ rows, rowHashes: rows.map(rowHash), ...(exactCursors.some(Boolean) ? { exactCursors } : {}) });
     }
     if (!stopping) post({ done: true });
   } catch (error) {

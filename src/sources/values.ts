@@ -18,3 +18,48 @@ export function parseJson(text: string): unknown {
     return text;
   }
 }
+
+/**
+ * Timestamps read with more precision than a Date holds (PostgreSQL, MySQL and DuckDB keep
+ * microseconds): each Date's exact instant as ISO text, for the cursor. Kept beside the Date, not in
+ * it, so row values (and so payloads and fingerprints) stay what they always were.
+ */
+const exactInstants = new WeakMap<Date, string>();
+
+/**
+ * `date` (already truncated to the millisecond) with its exact instant remembered: `fraction` is the
+ * source's own fractional seconds (up to 9 digits). Offsets are whole minutes, so the fraction of the
+ * source's text is the fraction of the UTC instant. Always at least 6 digits, so a column's cursors
+ * all have one width and compare as text (SQLite's max() over a run's reads).
+ */
+export function withExactFraction(date: Date, fraction: string): Date {
+  const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
+  // Years past 9999 or before 0 print differently; their Date is all there is.
+  if (iso.length === 24 && /^\d{0,9}$/.test(fraction)) {
+    exactInstants.set(date, `${iso.slice(0, 20)}${fraction.padEnd(6, '0')}Z`);
+  }
+  return date;
+}
+
+/** The exact ISO instant of a timestamp read by a source, when it is more precise than its Date. */
+export function exactInstant(value: unknown): string | undefined {
+  return value instanceof Date ? exactInstants.get(value) : undefined;
+}
+
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/;
+
+/**
+ * Orders two cursor values: numbers as numbers, ISO instants by time whatever their precision (a
+ * cursor stored to the millisecond by an older Backflow against one read to the microsecond), other
+ * text as text.
+ */
+export function compareCursors(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  let [left, right] = [String(a), String(b)];
+  const [instantA, instantB] = [ISO_INSTANT.exec(left), ISO_INSTANT.exec(right)];
+  if (instantA && instantB) {
+    left = `${instantA[1]}.${(instantA[2] ?? '').padEnd(9, '0')}`;
+    right = `${instantB[1]}.${(instantB[2] ?? '').padEnd(9, '0')}`;
+  }
+  return left < right ? -1 : left > right ? 1 : 0;
+}

@@ -116,6 +116,9 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
     expect(after.map((row) => row.id)).toEqual([21, 22, 23, 24, 25]);
   });
 
+  // PostgreSQL, MySQL and DuckDB keep microseconds, so their stored cursor has six fractional digits.
+  const storedCursor = (iso: string) => (fixture.type === 'sqlite' ? iso : iso.replace(/(\.\d{3})Z$/, '$1000Z'));
+
   it.each([
     ['binds :cursor in the query', `select * from users where ${fixture.cursorIsNull} or updated_at > :cursor`],
     ['filters past the cursor around a query without :cursor', 'select * from users'],
@@ -125,7 +128,7 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
 
     const first = await runSync(space, sync);
     expect(first).toMatchObject({ outcome: 'success', counts: { read: 25, sent: 25 } });
-    expect(space.state.getCursor('users')).toBe('2026-01-01T00:00:25.250Z');
+    expect(space.state.getCursor('users')).toBe(storedCursor('2026-01-01T00:00:25.250Z'));
 
     // The stored cursor binds back exactly: the newest row is not read again.
     expect((await runSync(space, sync)).counts).toMatchObject({ read: 0, sent: 0 });
@@ -141,7 +144,7 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
         .sort(),
     ).toEqual(['26', '27', '3']);
     expect(emulator.profile('3')?.tags).toEqual({ plan: 'enterprise', tier: 'gold' });
-    expect(space.state.getCursor('users')).toBe('2026-02-01T00:00:00.500Z');
+    expect(space.state.getCursor('users')).toBe(storedCursor('2026-02-01T00:00:00.500Z'));
     expect((await runSync(space, sync)).counts).toMatchObject({ read: 0 });
   });
 
