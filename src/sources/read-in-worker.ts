@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ReadRequest, Row } from './contract.js';
 import { SourceError } from './index.js';
+import { unpackRows, type PackedRows } from './packed-rows.js';
 
 /** A batch of rows with each row's hash (see rowHasher). */
 export interface HashedBatch {
@@ -22,8 +23,8 @@ export interface WorkerRead {
   ahead: number;
 }
 
-/** What the worker posts: a batch, the end of the read, or the error that ended it. */
-export type ToEngine = HashedBatch | { done: true } | { error: string };
+/** What the worker posts: a batch (rows packed, see packRows), the end of the read, or the error that ended it. */
+export type ToEngine = { packed: PackedRows; rowHashes: string[] } | { done: true } | { error: string };
 
 // The worker runs JavaScript: built, the file next to this one; run from the TypeScript sources
 // (tests, tsx), the build of those same sources, since Node 20 cannot load TypeScript in a worker
@@ -49,9 +50,9 @@ export async function* readInWorker(read: Omit<WorkerRead, 'ahead'>, ahead = 2):
     for (;;) {
       while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const message = inbox.shift()!;
-      if ('rows' in message) {
+      if ('packed' in message) {
         worker.postMessage('next');
-        yield message;
+        yield { rows: unpackRows(message.packed), rowHashes: message.rowHashes };
       } else if ('done' in message) {
         return;
       } else if ('error' in message) {
