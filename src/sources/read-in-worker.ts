@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ReadRequest, Row } from './contract.js';
 import { SourceError } from './index.js';
-import { unpackRows, type PackedRows } from './packed-rows.js';
 
 /** A batch of rows with each row's hash (see rowHasher). */
 export interface HashedBatch {
@@ -23,8 +22,8 @@ export interface WorkerRead {
   ahead: number;
 }
 
-/** What the worker posts: a batch (rows packed, see packRows), the end of the read, or the error that ended it. */
-export type ToEngine = { packed: PackedRows; rowHashes: string[] } | { done: true } | { error: string };
+/** What the worker posts: a batch, the end of the read, or the error that ended it. */
+export type ToEngine = HashedBatch | { done: true } | { error: string };
 
 // The worker runs JavaScript: built, the file next to this one; run from the TypeScript sources
 // (tests, tsx), the build of those same sources, since Node 20 cannot load TypeScript in a worker
@@ -50,9 +49,9 @@ export async function* readInWorker(read: Omit<WorkerRead, 'ahead'>, ahead = 2):
     for (;;) {
       while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const message = inbox.shift()!;
-      if ('packed' in message) {
+      if ('rows' in message) {
         worker.postMessage('next');
-        yield { rows: unpackRows(message.packed), rowHashes: message.rowHashes };
+        yield message;
       } else if ('done' in message) {
         return;
       } else if ('error' in message) {

@@ -3,7 +3,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { rowHasher } from '../plan/fingerprint.js';
 import { openSource } from './index.js';
-import { packRows } from './packed-rows.js';
 import type { ToEngine, WorkerRead } from './read-in-worker.js';
 
 const read = workerData as WorkerRead;
@@ -31,7 +30,7 @@ if (reader) {
       // Leaving the loop ends the read: the source closes its cursor and releases its locks.
       if (stopping) break;
       credits--;
-      post({ packed: packRows(rows), rowHashes: rows.map(rowHash) });
+      post({ rows, rowHashes: rows.map(rowHash) });
     }
     if (!stopping) post({ done: true });
   } catch (error) {
