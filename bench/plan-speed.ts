@@ -3,7 +3,9 @@
 // state: every record mapped, validated, fingerprinted and compared by payload), and a steady plan
 // (state seeded as a completed sync leaves it, then 1% changed). Prints each with its ratio to the
 // floor, peak RSS and the load average when it started.
-//   node dist/bench/plan-speed.js [--rows 1000000] [--repeat 1]
+// With --baseline, the same two plans also run with another build's CLI (e.g. main's
+// dist/src/cli/main.js), interleaved, so a change is measured against its base under the same load.
+//   node dist/bench/plan-speed.js [--rows 1000000] [--repeat 1] [--baseline /path/to/dist/src/cli/main.js]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { benchDir, buildSource, configText, seedState, writeConfig } from './fix
 import { cliPath, printTable, repoRoot, timeCommand, writeResult, type TimedRun } from './measure.js';
 
 export interface PlanSpeedResult {
-  run: 'floor' | 'first plan' | 'steady plan';
+  run: string;
   rows: number;
   wallSeconds: number;
   ofFloor: string;
@@ -28,13 +30,14 @@ function planCounts(run: TimedRun): Record<string, number> {
   return JSON.parse(run.stdout).syncs[0].counts;
 }
 
-export async function benchPlanSpeed(rows: number, repeat = 1): Promise<PlanSpeedResult[]> {
+export async function benchPlanSpeed(rows: number, repeat = 1, baselineCli?: string): Promise<PlanSpeedResult[]> {
   const dir = benchDir('plan-speed');
   const warehouse = await buildSource('sqlite', dir, rows);
   const config = writeConfig(dir, configText(warehouse));
-  const plan = [cliPath, '--config', config, 'plan', '--json', '--show', '0'];
-  const timed: { run: PlanSpeedResult['run']; seconds: number; rss: number; load: number[] }[] = [];
-  const time = async (run: PlanSpeedResult['run'], args: string[], check: (result: TimedRun) => void) => {
+  const plans: [string, string[]][] = [['', [cliPath, '--config', config, 'plan', '--json', '--show', '0']]];
+  if (baselineCli) plans.unshift(['baseline ', [baselineCli, '--config', config, 'plan', '--json', '--show', '0']]);
+  const timed: { run: string; seconds: number; rss: number; load: number[] }[] = [];
+  const time = async (run: string, args: string[], check: (result: TimedRun) => void) => {
     const load = os.loadavg();
     const result = await timeCommand(process.execPath, args);
     check(result);
@@ -45,20 +48,24 @@ export async function benchPlanSpeed(rows: number, repeat = 1): Promise<PlanSpee
       await time('floor', [floorScript, path.join(dir, 'warehouse.db')], (result) => {
         if (result.exitCode !== 0 || JSON.parse(result.stdout).rows !== rows) throw new Error(`floor script failed: ${result.stdout}${result.stderr}`);
       });
-      await time('first plan', plan, (result) => {
-        const counts = planCounts(result);
-        if (counts.added !== rows) throw new Error(`a first plan must add every row: ${JSON.stringify(counts)}`);
-      });
+      for (const [label, plan] of plans) {
+        await time(`${label}first plan`, plan, (result) => {
+          const counts = planCounts(result);
+          if (counts.added !== rows) throw new Error(`a first plan must add every row: ${JSON.stringify(counts)}`);
+        });
+      }
     }
     await seedState(config);
     await warehouse.change(100);
     for (let attempt = 0; attempt < repeat; attempt++) {
-      await time('steady plan', plan, (result) => {
-        const counts = planCounts(result);
-        if (counts.changed !== Math.floor(rows / 100) || counts.unchanged + counts.changed !== rows) {
-          throw new Error(`unexpected steady plan counts ${JSON.stringify(counts)}`);
-        }
-      });
+      for (const [label, plan] of plans) {
+        await time(`${label}steady plan`, plan, (result) => {
+          const counts = planCounts(result);
+          if (counts.changed !== Math.floor(rows / 100) || counts.unchanged + counts.changed !== rows) {
+            throw new Error(`unexpected steady plan counts ${JSON.stringify(counts)}`);
+          }
+        });
+      }
     }
   } finally {
     await warehouse.drop();
@@ -76,8 +83,10 @@ export async function benchPlanSpeed(rows: number, repeat = 1): Promise<PlanSpee
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '1' } } });
-  const results = await benchPlanSpeed(Number(values.rows), Number(values.repeat));
+  const { values } = parseArgs({
+    options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '1' }, baseline: { type: 'string' } },
+  });
+  const results = await benchPlanSpeed(Number(values.rows), Number(values.repeat), values.baseline);
   printTable(`floor vs backflow plan, ${Number(values.rows).toLocaleString('en-US')} SQLite rows (ratio to the fastest floor run)`, results as never);
   writeResult(`plan-speed-${values.rows}`, results);
 }
