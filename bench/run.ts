@@ -1,6 +1,6 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, delivery, steady, compare, ingest)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, delivery, steady, compare, ingest)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
 import { benchCompare } from './compare.js';
@@ -8,9 +8,10 @@ import { benchDelivery } from './delivery.js';
 import { benchIngest } from './ingest.js';
 import { describeMachine, printTable, writeResult } from './measure.js';
 import { benchPlan, type PlanResult } from './plan.js';
+import { benchPlanSpeed } from './plan-speed.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'delivery', 'steady', 'compare', 'ingest'] as const;
+const SCENARIOS = ['plan', 'floor', 'delivery', 'steady', 'compare', 'ingest'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -27,8 +28,8 @@ for (const name of chosen) {
 const quick = values.quick;
 const repeat = Number(values.repeat);
 const sizes = quick
-  ? { plan: [10_000, 50_000], delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3, ingestBacklog: 100_000 }
-  : { plan: [100_000, 1_000_000], delivery: 20_000, steady: 1_000_000, compare: 100_000, ingestSeconds: 10, ingestBacklog: 1_000_000 };
+  ? { plan: [10_000, 50_000], floor: 50_000, delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3, ingestBacklog: 100_000 }
+  : { plan: [100_000, 1_000_000], floor: 1_000_000, delivery: 20_000, steady: 1_000_000, compare: 100_000, ingestSeconds: 10, ingestBacklog: 1_000_000 };
 
 const targets: string[] = [];
 const check = (met: boolean, text: string) => targets.push(`${met ? 'MET    ' : 'NOT MET'}  ${text}`);
@@ -55,6 +56,19 @@ if (chosen.includes('plan')) {
       `memory does not grow with the table (${source}: ${smallRss} MB at ${sizes.plan[0].toLocaleString('en-US')} rows, ${rss} MB at ${largest.toLocaleString('en-US')})`,
     );
   }
+}
+
+if (chosen.includes('floor')) {
+  // Issue 21: the first plan within 1.5x the floor script, the steady plan within 1.0x, peak RSS under 300 MB.
+  const results = await benchPlanSpeed(sizes.floor, Math.max(1, repeat - 1));
+  printTable(`1b. floor script vs backflow plan, ${sizes.floor.toLocaleString('en-US')} SQLite rows, same run`, results as never);
+  writeResult('floor', results);
+  summary.floor = results;
+  const best = (run: string) => Math.min(...results.filter((result) => result.run === run).map((result) => Number.parseFloat(result.ofFloor)));
+  check(best('first plan') <= 1.5, `first plan within 1.5x the floor script (${best('first plan')}x)`);
+  check(best('steady plan') <= 1.0, `steady plan (1% changed) within 1.0x the floor script (${best('steady plan')}x)`);
+  const rss = Math.max(...results.filter((result) => result.run !== 'floor').map((result) => result.peakRssMb));
+  check(rss <= 300, `first and steady plan peak RSS at most 300 MB (${rss} MB)`);
 }
 
 if (chosen.includes('delivery')) {
