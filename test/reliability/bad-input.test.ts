@@ -60,9 +60,15 @@ describe('malformed YAML', () => {
     expect(found.join('\n')).not.toMatch(/undefined|\[object Object\]/);
   });
 
-  const notAConfig: [string, string][] = [
+  const empty: [string, string][] = [
     ['an empty file', ''],
     ['only a comment', '# nothing here\n'],
+  ];
+  it.each(empty)('%s points at config.example.yaml', (_name, text) => {
+    expect(problems(text)).toEqual(['1:1 : the config file is empty: start from config.example.yaml (cp config.example.yaml backflow.yaml) and edit it']);
+  });
+
+  const notAConfig: [string, string][] = [
     ['a bare scalar', 'hello\n'],
     ['a top-level list', '- version: 1\n'],
   ];
