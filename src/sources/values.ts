@@ -21,29 +21,34 @@ export function parseJson(text: string): unknown {
 
 /**
  * Timestamps read with more precision than a Date holds (PostgreSQL, MySQL and DuckDB keep
- * microseconds): each Date's exact instant as ISO text, for the cursor. Kept beside the Date, not in
- * it, so row values (and so payloads and fingerprints) stay what they always were.
+ * microseconds): the source's own fractional seconds, kept on the Date under a symbol key, which
+ * row values' equality, hashing, JSON and the copy to the engine's thread all leave out, so payloads
+ * and fingerprints stay what they always were. Only the fraction is kept per value (every timestamp
+ * of every row passes here); the ISO text is built for the cursor column alone, by exactInstant.
  */
-const exactInstants = new WeakMap<Date, string>();
+const EXACT_FRACTION = Symbol('exactFraction');
 
-/**
- * `date` (already truncated to the millisecond) with its exact instant remembered: `fraction` is the
- * source's own fractional seconds (up to 9 digits). Offsets are whole minutes, so the fraction of the
- * source's text is the fraction of the UTC instant. Always at least 6 digits, so a column's cursors
- * all have one width and compare as text (SQLite's max() over a run's reads).
- */
+type WithFraction = Date & { [EXACT_FRACTION]?: string };
+
+/** `date` (already truncated to the millisecond) with the source's fractional seconds (up to 9 digits). */
 export function withExactFraction(date: Date, fraction: string): Date {
-  const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
-  // Years past 9999 or before 0 print differently; their Date is all there is.
-  if (iso.length === 24 && /^\d{0,9}$/.test(fraction)) {
-    exactInstants.set(date, `${iso.slice(0, 20)}${fraction.padEnd(6, '0')}Z`);
-  }
+  (date as WithFraction)[EXACT_FRACTION] = fraction;
   return date;
 }
 
-/** The exact ISO instant of a timestamp read by a source, when it is more precise than its Date. */
+/**
+ * The exact ISO instant of a timestamp read by a source, when it is more precise than its Date.
+ * Offsets are whole minutes, so the fraction of the source's text is the fraction of the UTC
+ * instant. Always at least 6 digits, so a column's cursors all have one width and compare as text
+ * (SQLite's max() over a run's reads).
+ */
 export function exactInstant(value: unknown): string | undefined {
-  return value instanceof Date ? exactInstants.get(value) : undefined;
+  if (!(value instanceof Date)) return undefined;
+  const fraction = (value as WithFraction)[EXACT_FRACTION];
+  if (fraction === undefined || !/^\d{0,9}$/.test(fraction) || Number.isNaN(value.getTime())) return undefined;
+  const iso = value.toISOString();
+  // Years past 9999 or before 0 print differently; their Date is all there is.
+  return iso.length === 24 ? `${iso.slice(0, 20)}${fraction.padEnd(6, '0')}Z` : undefined;
 }
 
 const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/;
