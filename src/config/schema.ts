@@ -13,14 +13,20 @@ const positiveInt = z.number().int('must be a whole number').positive();
 const count = z
   .union([positiveInt, z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(positiveInt)])
   .describe('A positive whole number.');
-const positiveNumber = z.union([
-  z.number().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'must be a number')
-    .transform(Number)
-    .pipe(z.number().positive()),
-]);
+/** A number setting, also given as numeric text ("2.5"), checked by `number` either way. */
+const numberOrText = (number: z.ZodNumber) =>
+  z.union([
+    number,
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'must be a number')
+      .transform(Number)
+      .pipe(number),
+  ]);
+const positiveNumber = numberOrText(z.number().positive());
+
+/** How long a sync's lock outlives its holder's last heartbeat, unless state.lockExpirySeconds says otherwise. */
+const DEFAULT_LOCK_EXPIRY_SECONDS = 30;
 
 const transformName = z.enum(TRANSFORM_NAMES, {
   error: (issue) => `unknown transform ${JSON.stringify(issue.input)}: expected one of ${TRANSFORM_NAMES.join(', ')}`,
@@ -222,21 +228,13 @@ const configObject = z.strictObject({
   state: z
     .strictObject({
       path: z.string().min(1).default('./.backflow/state.db').describe('SQLite state file, relative to the config file.'),
-      lockExpirySeconds: z
-        .union([
-          z.number().min(1, 'expected at least 1 (seconds)'),
-          z
-            .string()
-            .regex(/^\d+(\.\d+)?$/, 'must be a number')
-            .transform(Number)
-            .pipe(z.number().min(1, 'expected at least 1 (seconds)')),
-        ])
-        .default(30)
+      lockExpirySeconds: numberOrText(z.number().min(1, 'expected at least 1 (seconds)'))
+        .default(DEFAULT_LOCK_EXPIRY_SECONDS)
         .describe(
           "How long a sync's lock outlives its holder's last heartbeat (refreshed every sixth of it) before another process takes it over. Keep it above the clock difference between hosts sharing the state.",
         ),
     })
-    .default({ path: './.backflow/state.db', lockExpirySeconds: 30 }),
+    .default({ path: './.backflow/state.db', lockExpirySeconds: DEFAULT_LOCK_EXPIRY_SECONDS }),
   sources: z.record(name, source).describe('Where records come from.'),
   destinations: z.record(name, destination).describe('Where records go.'),
   dbt: z

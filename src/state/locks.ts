@@ -12,9 +12,6 @@ export interface LockHolder {
   heartbeat_at: string | null;
 }
 
-/** How long a lock lives without a heartbeat, unless state.lockExpirySeconds says otherwise. */
-export const DEFAULT_LOCK_EXPIRY_MS = 30_000;
-
 /** Several heartbeats per expiry, so one late beat (a busy state file, a loaded machine) never loses the lock. */
 export function heartbeatIntervalMs(expiryMs: number): number {
   return Math.max(100, Math.floor(expiryMs / 6));
