@@ -2,7 +2,6 @@
 import { crashReport, runReport } from '../../alerts/message.js';
 import { AlertNotifier } from '../../alerts/notifier.js';
 import type { DeliveryObserver } from '../../delivery/destination.js';
-import { emptyCounts } from '../../engine/plan.js';
 import { runSync, type RunCounts, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../engine/workspace.js';
 import { logger, runLogger, type Logger } from '../../log.js';
@@ -94,7 +93,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       // Alerts go out in the background while later syncs run; the command waits for them at the end.
       const alerts = new AlertNotifier({ via: 'sync', log: logger });
       // The run in progress, so an exit that cannot wait still records its real counts.
-      let current: { sync: string; runId?: number; counts?: Readonly<RunCounts>; startedAt: number } | undefined;
+      let current: { sync: string; startedAt: number; run?: { id: number; counts: Readonly<RunCounts> } } | undefined;
       const interrupt = new Interrupt({
         stopping: (signal, graceMs) => {
           status.done();
@@ -104,13 +103,13 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
         },
         force: (reason, exitCode) => {
           status.done();
-          if (current?.runId !== undefined) {
-            const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0, ...current.counts };
+          if (current?.run) {
+            const counts: RunCounts = { ...current.run.counts };
             const error = `${reason}: exited without waiting for in-flight requests; unconfirmed records go out on the next run`;
-            workspace.state.finishRun(current.runId, 'interrupted', { ...counts }, error);
+            workspace.state.finishRun(current.run.id, 'interrupted', { ...counts }, error);
             workspace.state.releaseLock(current.sync);
             const summary: RunSummary = {
-              runId: current.runId,
+              runId: current.run.id,
               sync: current.sync,
               outcome: 'interrupted',
               counts,
@@ -139,8 +138,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
               planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
               signal: interrupt.signal,
               onStart: (runId, counts) => {
-                current!.runId = runId;
-                current!.counts = counts;
+                current!.run = { id: runId, counts };
                 logs.set(sync.name, runLogger(sync.name, runId));
               },
               onLockLost: (why) => logFor(sync.name).warn({ why }, 'lost the sync lock: stopping this run'),
