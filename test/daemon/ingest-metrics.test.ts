@@ -8,26 +8,32 @@ import { tempDir, writeFile } from '../helpers/index.js';
 import { post, WRITE_KEY } from '../helpers/segment.js';
 import { DaemonProcess, metric, parseMetrics } from './daemon-process.js';
 
-describe('daemon metrics of the Segment ingest', () => {
-  it('shows the events pruned and the event store size', async () => {
-    const dir = tempDir();
-    const config = writeFile(
-      dir,
-      'backflow.yaml',
-      `version: 1
+/** A daemon serving one segment source (`sourceExtra` adds its settings), once its ingest listens. */
+async function ingestDaemon(sourceExtra: string): Promise<{ dir: string; daemon: DaemonProcess; ingestUrl: string }> {
+  const dir = tempDir();
+  const config = writeFile(
+    dir,
+    'backflow.yaml',
+    `version: 1
 state: { path: ./state.db }
 daemon: { listen: "127.0.0.1:0" }
 sources:
-  events: { type: segment, listen: "127.0.0.1:0", writeKeys: ["\${SEGMENT_WRITE_KEY}"], store: ./events.db, retention: 1s }
+  events: { type: segment, listen: "127.0.0.1:0", writeKeys: ["\${SEGMENT_WRITE_KEY}"], store: ./events.db${sourceExtra} }
 destinations:
   gamify: { type: gamifyhost, apiKey: pk_test_unused, baseUrl: "http://127.0.0.1:9" }
 syncs:
   - { name: users, source: events, destination: gamify, mapping: { externalId: userId } }
 `,
-    );
-    const daemon = new DaemonProcess(config, { SEGMENT_WRITE_KEY: WRITE_KEY });
-    const started = await daemon.waitForLog((line) => line.msg === 'service started', 'the ingest service');
-    const [ingestUrl] = started.addresses as string[];
+  );
+  const daemon = new DaemonProcess(config, { SEGMENT_WRITE_KEY: WRITE_KEY });
+  const started = await daemon.waitForLog((line) => line.msg === 'service started', 'the ingest service');
+  const [ingestUrl] = started.addresses as string[];
+  return { dir, daemon, ingestUrl };
+}
+
+describe('daemon metrics of the Segment ingest', () => {
+  it('shows the events pruned and the event store size', async () => {
+    const { dir, daemon, ingestUrl } = await ingestDaemon(', retention: 1s');
 
     const before = parseMetrics(await daemon.metricsText());
     expect(metric(before, 'backflow_ingest_events_pruned_total', { source: 'events' })).toBe(0);
@@ -50,24 +56,7 @@ syncs:
   });
 
   it('labels refused events with a reason from a fixed set, never the client-controlled text (byte positions, paths, sizes)', async () => {
-    const dir = tempDir();
-    const config = writeFile(
-      dir,
-      'backflow.yaml',
-      `version: 1
-state: { path: ./state.db }
-daemon: { listen: "127.0.0.1:0" }
-sources:
-  events: { type: segment, listen: "127.0.0.1:0", writeKeys: ["\${SEGMENT_WRITE_KEY}"], store: ./events.db }
-destinations:
-  gamify: { type: gamifyhost, apiKey: pk_test_unused, baseUrl: "http://127.0.0.1:9" }
-syncs:
-  - { name: users, source: events, destination: gamify, mapping: { externalId: userId } }
-`,
-    );
-    const daemon = new DaemonProcess(config, { SEGMENT_WRITE_KEY: WRITE_KEY });
-    const started = await daemon.waitForLog((line) => line.msg === 'service started', 'the ingest service');
-    const [ingestUrl] = started.addresses as string[];
+    const { daemon, ingestUrl } = await ingestDaemon('');
 
     // Bad JSON broken at different byte positions: one label, not one series per position.
     for (const raw of ['{"type": "track", "userId": ', '{"a":1,,}', '[[[[']) expect((await post(ingestUrl, '/v1/track', raw, { raw: true })).status).toBe(400);
