@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO, runCli } from './helpers/index.js';
+import { REPO, runCli, sqliteTable, tempDir, writeFile } from './helpers/index.js';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
   name: string;
@@ -32,7 +32,7 @@ describe('the npm package', () => {
     expect(pkg.bin).toEqual({ backflow: 'bin/backflow.js' });
   });
 
-  it('packs the compiled CLI, the license and the docs, and no tests, TypeScript sources, source maps, benchmarks or sandboxes', async () => {
+  it('packs the compiled CLI, its sandbox emulators, the license and the docs, and no tests, TypeScript sources, source maps or benchmarks', async () => {
     const files = await packedFiles();
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/backflow.js', 'dist/src/cli/main.js', 'config.example.yaml']));
     // Every compiled module the CLI can load is in the tarball.
@@ -40,8 +40,10 @@ describe('the npm package', () => {
       (fs.readdirSync(path.join(REPO, dir), { recursive: true }) as string[])
         .filter((file) => file.endsWith('.js') && !file.endsWith('.test.js'))
         .map((file) => `${dir}/${file.split(path.sep).join('/')}`);
-    expect(files).toEqual(expect.arrayContaining([...built('dist/src'), ...built('dist/connectors')]));
-    const unwanted = files.filter((file) => /(^|\/)test\/|\.test\.|\.ts$|\.map$|^dist\/(bench|demo|sandbox)\/|^(src|sandbox|bench|demo|deploy)\//.test(file));
+    // `backflow sandbox` runs the emulators: they are product code, shipped compiled.
+    expect(files).toEqual(expect.arrayContaining([...built('dist/src'), ...built('dist/connectors'), ...built('dist/sandbox')]));
+    expect(files).toContain('dist/sandbox/index.js');
+    const unwanted = files.filter((file) => /(^|\/)test\/|\.test\.|\.ts$|\.map$|^dist\/(bench|demo)\/|^(src|sandbox|bench|demo|deploy)\//.test(file));
     expect(unwanted).toEqual([]);
   });
 
@@ -60,5 +62,30 @@ describe('the npm package', () => {
       expect(text, file).toContain('npm install -g backflow-etl');
       expect(text.match(/npm install -g backflow(?!-etl)\b/g), file).toBeNull();
     }
+  });
+
+  it('runs backflow sandbox from the packed files alone (the emulators are in the tarball)', async () => {
+    const dir = tempDir();
+    const exec = promisify(execFile);
+    const { stdout } = await exec('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: REPO });
+    const tarball = path.join(dir, (JSON.parse(stdout) as { filename: string }[])[0].filename);
+    await exec('tar', ['-xzf', tarball, '-C', dir]);
+    // The dependencies as npm would install them (a link to the clone's): only the packed code is new.
+    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'package', 'node_modules'));
+    sqliteTable(path.join(dir, 'warehouse.db'), 'users', [{ id: 1, name: 'Ada', email: 'ada@example.com', country: 'GB' }]);
+    const config = writeFile(
+      dir,
+      'backflow.yaml',
+      `version: 1
+sources: { warehouse: { type: sqlite, path: ./warehouse.db } }
+destinations: { gamify: { type: gamifyhost, apiKey: "\${GAMIFY_KEY}" } }
+syncs: [{ name: users, source: warehouse, query: select * from users, primaryKey: id, destination: gamify }]
+`,
+    );
+    const result = await exec(process.execPath, [path.join(dir, 'package', 'bin', 'backflow.js'), '--config', config, 'sandbox'], {
+      env: { ...process.env, CI: 'true' },
+    });
+    expect(result.stdout).toContain('Sync users: success');
+    expect(result.stdout).toContain('gamify (gamifyhost): 1 request, 1 accepted, 0 refused; holds 1 profiles');
   });
 });

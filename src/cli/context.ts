@@ -1,5 +1,5 @@
 // What every command starts with: the config loaded, secrets registered, the state opened.
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/load.js';
 import type { SyncConfig } from '../config/schema.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
@@ -11,9 +11,30 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
+/**
+ * Set by `backflow sandbox` for the command it runs (JSON ConfigOverrides): that command's
+ * destinations point at local emulators, with fake credentials and a temporary state file.
+ */
+export const SANDBOX_ENV = 'BACKFLOW_SANDBOX';
+
+let watchingSandbox = false;
+
+function sandboxOverrides(): ConfigOverrides | undefined {
+  const text = process.env[SANDBOX_ENV];
+  if (!text) return undefined;
+  if (!watchingSandbox) {
+    watchingSandbox = true;
+    // `backflow sandbox` holds our stdin open: when it ends, the sandbox process is gone (killed),
+    // and its emulators with it. Stop as on SIGTERM rather than run on (a daemon) against nothing.
+    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM')).resume();
+    (process.stdin as { unref?: () => void }).unref?.();
+  }
+  return JSON.parse(text) as ConfigOverrides;
+}
+
 /** `connects: false`: a command that never opens a source or calls a destination (see LoadOptions). */
 export function load(options: GlobalOptions, connects = true): LoadedConfig {
-  const loaded = loadConfig(options.config, process.env, { connects });
+  const loaded = loadConfig(options.config, process.env, { connects, overrides: sandboxOverrides() });
   registerSecrets(loaded.secrets);
   return loaded;
 }

@@ -77,6 +77,13 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .action(action(async (options) => (await import('./commands/daemon.js')).daemonCommand(options as never)));
 
   program
+    .command('sandbox')
+    .description('run sync (default), plan or daemon on your config against local emulators of its destinations: no real vendor, no API key, a fresh state')
+    .argument('[command...]', 'the command to run and its options, after --: e.g. -- sync --full')
+    .allowUnknownOption()
+    .action((args: string[]) => run(async () => (await import('./commands/sandbox.js')).sandboxCommand({ ...globals(), args }), Boolean(globals().json)));
+
+  program
     .command('ingest')
     .description("serve only the Segment-compatible endpoints of the config's segment sources, until SIGINT/SIGTERM")
     .action(action(async (options) => (await import('./commands/ingest.js')).ingestCommand(options as never)));

@@ -59,6 +59,18 @@ export interface LoadOptions {
    * no warehouse URL or API key. Default true.
    */
   connects?: boolean;
+  /** Values put in place of the file's before interpolation (`backflow sandbox`): see ConfigOverrides. */
+  overrides?: ConfigOverrides;
+}
+
+/**
+ * What `backflow sandbox` changes in a user's config: each destination's settings (base URL, fake
+ * credentials) replaced before `${VAR}` interpolation, so their variables need not be set; alerts
+ * dropped (a sandbox run must reach no real endpoint); the daemon on a free port; another state file.
+ */
+export interface ConfigOverrides {
+  destinations: Record<string, Record<string, string>>;
+  statePath: string;
 }
 
 /** The parts of a config that connect somewhere; only a command that connects needs their variables. */
@@ -139,6 +151,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     at(0, [], 'the config file is empty: start from config.example.yaml (cp config.example.yaml backflow.yaml) and edit it');
     throw new ConfigError(issues);
   }
+
+  if (options.overrides) applyOverrides(doc, options.overrides);
 
   // Interpolate ${VAR} in values (never keys), remembering where each problem stands. A command that
   // never connects leaves a connecting part's unset variable unresolved (and its value empty).
@@ -234,10 +248,18 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     file,
     dir,
     secrets: secretValues(config),
-    statePath: path.resolve(dir, config.state.path),
+    statePath: options.overrides?.statePath ?? path.resolve(dir, config.state.path),
     dbtManifest: dbt.manifest,
     unresolved: [...unresolved],
   };
+}
+
+function applyOverrides(doc: Document, overrides: ConfigOverrides): void {
+  for (const [name, settings] of Object.entries(overrides.destinations)) {
+    for (const [key, value] of Object.entries(settings)) doc.setIn(['destinations', name, key], value);
+  }
+  if (doc.hasIn(['alerts'])) doc.setIn(['alerts'], doc.createNode([]));
+  doc.setIn(['daemon', 'listen'], '127.0.0.1:0');
 }
 
 /** Where an unquoted `${VAR}` follows a `{` on its line: YAML reads it as a nested flow map. */

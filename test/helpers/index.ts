@@ -106,7 +106,7 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
   return { code: code ?? (signal ? 128 : 1), stdout, stderr };
 }
 
-/** Resolves with the first match of `pattern` in the child's stdout; fails if the child exits first, with what it printed. */
+/** Resolves with the first match of `pattern` in the child's stdout or stderr; fails if the child exits first, with what it printed. */
 export async function outputLine(child: ChildProcessByStdio<null, Readable, Readable>, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
   let output = '';
   let exited = false;
@@ -115,7 +115,10 @@ export async function outputLine(child: ChildProcessByStdio<null, Readable, Read
     output += chunk;
     changes.notify();
   });
-  child.stderr.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+    changes.notify();
+  });
   child.once('exit', () => {
     exited = true;
     changes.notify();
