@@ -1,5 +1,6 @@
 // `backflow daemon`: runs every sync on its schedule, serves /healthz, /readyz and /metrics, reloads
-// the config on SIGHUP, and on SIGTERM/SIGINT lets in-flight requests finish before it exits.
+// the config on SIGHUP (or, started from a terminal, stops on it: the terminal went away), and on
+// SIGTERM/SIGINT lets in-flight requests finish before it exits.
 import { AlertNotifier } from '../alerts/notifier.js';
 import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
@@ -24,6 +25,16 @@ export interface DaemonOptions {
   /** Ends the process at once (a second signal, or the grace period over); never returns. */
   exit: (code: number) => void;
   log?: Logger;
+  /**
+   * Started from a terminal: SIGHUP then means the terminal went away (the kernel's hangup), and
+   * stops the daemon as SIGTERM does. Otherwise (systemd, a container) SIGHUP reloads the config.
+   */
+  hangupStops?: boolean;
+}
+
+/** Whether this process was started attached to a terminal (so a SIGHUP is most likely a hangup). */
+export function attachedToTerminal(): boolean {
+  return Boolean(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY);
 }
 
 /** Runs until a signal stops it; resolves with the exit code of a clean stop (0). */
@@ -124,7 +135,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => shutdown('SIGTERM')],
       ['SIGINT', () => shutdown('SIGINT')],
-      ['SIGHUP', reload],
+      ['SIGHUP', options.hangupStops ? hangup : reload],
     ];
     for (const [signal, handler] of handlers) process.on(signal, handler);
     process.on('unhandledRejection', onUnhandled);
@@ -136,6 +147,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     declare(loaded);
     scheduler.apply(loaded.config.syncs);
     log.info({ url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
+    if (options.hangupStops) log.info('started from a terminal: closing it (SIGHUP) stops the daemon cleanly; run it detached (systemd) to reload on SIGHUP');
 
     // Runs after the commits already queued (each is a setImmediate), so no confirmed record is lost.
     const forceExit = (reason: string) =>
@@ -144,6 +156,13 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         log.warn({ reason }, 'daemon stopped without waiting for in-flight requests');
         options.exit(1);
       });
+
+    // The terminal is gone: writing to it fails (EIO), which must not end the daemon before its runs
+    // are recorded. Log lines are lost from here on; the state and /metrics keep the counts.
+    function hangup(): void {
+      process.stderr.on('error', () => {});
+      shutdown('SIGHUP');
+    }
 
     function shutdown(signal: NodeJS.Signals): void {
       if (stopping) {

@@ -1,5 +1,5 @@
 // `backflow daemon`: the long-running process (systemd service, container); logs go to stderr.
-import { runDaemon, type DaemonService } from '../../daemon/index.js';
+import { attachedToTerminal, runDaemon, type DaemonService } from '../../daemon/index.js';
 import { startIngest } from '../../ingest/index.js';
 import { load, type GlobalOptions } from '../context.js';
 
@@ -24,7 +24,12 @@ export const daemonServices: DaemonService[] = [
 ];
 
 export async function daemonCommand(options: GlobalOptions): Promise<number> {
-  const code = await runDaemon({ load: () => load(options), services: daemonServices, exit: (status) => process.exit(status) });
+  const code = await runDaemon({
+    load: () => load(options),
+    services: daemonServices,
+    exit: (status) => process.exit(status),
+    hangupStops: attachedToTerminal(),
+  });
   // Idle keep-alive sockets to destinations must not hold the process open after a clean stop.
   process.exit(code);
 }
