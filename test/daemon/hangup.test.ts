@@ -75,7 +75,7 @@ describe('a daemon whose terminal goes away', () => {
   it('stops on the hangup like on SIGTERM: in-flight requests finish, the run is recorded with its real counts', async () => {
     const { terminal, screen, changes } = daemonInTerminal();
     // On a terminal the log is readable text, and says what a SIGHUP will do.
-    const url = (await waitUntil('the daemon to start', () => /daemon started url=(http:\/\/127\.0\.0\.1:\d+)/.exec(screen())?.[1], changes)) as string;
+    const url = await waitUntil<string | undefined>('the daemon to start', () => /daemon started url=(http:\/\/127\.0\.0\.1:\d+)/.exec(screen())?.[1], changes);
     await waitUntil('the SIGHUP notice', () => screen().includes('closing it (SIGHUP) stops the daemon'), changes);
 
     // Mid-run, with requests in flight: the terminal goes away.
