@@ -146,6 +146,21 @@ describe('pushdown reads from a DuckDB file', () => {
     expect(emulator.received).toHaveLength(25);
   });
 
+  it('migrates a state file of schema 3 (before source hashes) without re-sending anything', async () => {
+    const plain = workspace({ pushdown: false });
+    expect((await runSync(plain, plain.config.syncs[0])).counts).toMatchObject({ sent: 25 });
+    await plain.close();
+    plain.state.close();
+    const db = new Database(path.join(dir, 'state.db'));
+    db.exec('drop index records_source_hashes; alter table records drop column source_hash; pragma user_version = 3');
+    db.close();
+
+    const space = workspace();
+    expect((await runSync(space, space.config.syncs[0])).counts).toMatchObject({ read: 25, unchanged: 25, sent: 0 });
+    expect(sourceHashesKept(dir)).toBe(25);
+    expect(emulator.received).toHaveLength(25);
+  });
+
   it('re-sends every record when the mapping changes, as a plain read does', async () => {
     const space = workspace();
     await runSync(space, space.config.syncs[0]);
