@@ -65,6 +65,12 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
             'query',
           );
         }
+        if (entry.pushdown === true && sourceType && !sourceType.pushdown) {
+          add(`pushdown: true needs a source that hashes rows itself (duckdb); a ${String(source.type)} source cannot: remove pushdown`, 'pushdown');
+        }
+        if (entry.pushdown === true && entry.cursor !== undefined) {
+          add('pushdown: true reads every row, and a cursor reads only newer rows: remove one of them', 'pushdown');
+        }
         // A dbt model may declare its key: resolving the model (src/dbt/config.ts) says when it does not.
         if (sourceType && !sourceType.defaults && entry.primaryKey === undefined && !(model && sourceType.needsQuery)) {
           add('required: primaryKey, the column that identifies a record (e.g. primaryKey: id)', 'primaryKey');

@@ -142,6 +142,12 @@ const sync = z.strictObject({
   schedule: z.string().optional().describe('node-cron expression (5 fields, or 6 with seconds) for the daemon.'),
   timezone: z.string().optional().describe('IANA time zone for the schedule, e.g. Europe/Berlin.'),
   batchSize: count.default(1000).describe('Rows read from the source at a time.'),
+  pushdown: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Read in two passes (duckdb sources): each row's key and a hash the database computes over the mapped columns, then full rows only for keys whose hash changed. For syncs without a cursor; the first run with it reads every row once.",
+    ),
   mapping: z
     .record(z.string().min(1), mappingValue)
     .optional()

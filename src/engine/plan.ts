@@ -3,6 +3,7 @@ import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
+import { readPushdown, type ClassifiedBatch } from './pushdown.js';
 import type { Workspace } from './workspace.js';
 
 export interface SyncPlan {
@@ -53,6 +54,19 @@ export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt:
   });
 }
 
+/**
+ * The sync's records from its source past `cursor` (null: every row), classified batch by batch: by
+ * a pushdown read when the sync asks for one and reads every row, else by a plain read.
+ */
+export function classifiedReads(workspace: Workspace, sync: SyncConfig, classifier: Classifier, cursor: unknown): AsyncIterable<ClassifiedBatch> {
+  if (sync.pushdown && readsEverything(sync, cursor)) return readPushdown(workspace, sync, classifier);
+  return classifyRows(readRows(workspace, sync, cursor), classifier);
+}
+
+async function* classifyRows(batches: AsyncIterable<HashedBatch>, classifier: Classifier): AsyncGenerator<ClassifiedBatch> {
+  for await (const batch of batches) yield { read: batch.rows.length, records: classifier.classify(batch) };
+}
+
 /** The sync's rows from its source, past `cursor` (null: every row), in hashed batches. */
 export function readRows(workspace: Workspace, sync: SyncConfig, cursor: unknown): AsyncIterable<HashedBatch> {
   return explainModelReads(
@@ -93,8 +107,8 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
   };
 
   const classifier = classifierFor(workspace, sync, new Date().toISOString(), 'plan');
-  for await (const batch of readRows(workspace, sync, cursor)) {
-    for (const record of classifier.classify(batch)) note(record);
+  for await (const batch of classifiedReads(workspace, sync, classifier, cursor)) {
+    for (const record of batch.records) note(record);
   }
   if (full) for (const page of classifier.removed()) for (const record of page) note(record);
   return plan;

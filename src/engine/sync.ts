@@ -4,7 +4,7 @@ import type { SyncConfig } from '../config/schema.js';
 import type { SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord } from '../plan/classify.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
-import { classifierFor, emptyCounts, readRows, readsEverything } from './plan.js';
+import { classifiedReads, classifierFor, emptyCounts, readsEverything } from './plan.js';
 import { compareCursors } from '../sources/values.js';
 import type { Workspace } from './workspace.js';
 
@@ -79,7 +79,13 @@ class Committer {
   ) {}
 
   confirmed(record: PlannedRecord): void {
-    this.confirmations.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash });
+    this.confirmations.push({
+      key: record.key,
+      fingerprint: record.fingerprint!,
+      payload: record.payload,
+      rowHash: record.rowHash,
+      sourceHash: record.sourceHash,
+    });
     this.confirmedKeys.push(record.key);
     this.schedule();
   }
@@ -232,9 +238,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     } else {
       const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString(), 'sync');
       let complete = true;
-      for await (const batch of readRows(workspace, sync, cursor)) {
-        counts.read += batch.rows.length;
-        if (!(await handle(classifier.classify(batch)))) {
+      for await (const batch of classifiedReads(workspace, sync, classifier, cursor)) {
+        counts.read += batch.read;
+        if (!(await handle(batch.records))) {
           complete = false;
           break;
         }

@@ -26,6 +26,8 @@ export interface PlannedRecord {
   reason?: string;
   /** Hash of the source row (with the mapping): equal to the stored one means unchanged. */
   rowHash?: string;
+  /** Pushdown reads: the database's hash of the row's mapped columns, salted (see src/engine/pushdown.ts). */
+  sourceHash?: string;
   /** The row's cursor column value (incremental syncs). */
   cursor?: unknown;
   /** When this version was first seen (for destinations that want the time of the change). */
@@ -33,6 +35,11 @@ export interface PlannedRecord {
 }
 
 const NULL_KEY = '(null)';
+
+/** A row's key as the state keeps it. */
+function recordKey(rawKey: unknown): string {
+  return rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
+}
 
 export function isSendable(record: PlannedRecord): boolean {
   return record.class === 'added' || record.class === 'changed' || record.class === 'retry';
@@ -82,8 +89,13 @@ export class Classifier {
 
   /** Throws MissingColumnError when `row` lacks a column the key, cursor or mapping reads. */
   private checkColumns(row: Row): void {
+    this.checkColumnNames(Object.keys(row));
+  }
+
+  /** The same check from the names of the columns a read returns (a pushdown read, before any row). */
+  checkColumnNames(present: string[]): void {
+    this.columnsChecked = true;
     const { primaryKey, cursorColumn, mapping, sync } = this.options;
-    const present = Object.keys(row);
     const missing = missingColumns([primaryKey, ...(cursorColumn ? [cursorColumn] : []), ...mappingColumns(mapping)], present);
     if (missing.length === 0) return;
     const role = (column: string) => (column === primaryKey ? 'the primaryKey' : column === cursorColumn ? 'the cursor' : 'the mapping');
@@ -108,17 +120,10 @@ export class Classifier {
       const rawKey = row[primaryKey];
       const cursor = cursorColumn ? (exactCursors?.[index] ?? cursorValue(row[cursorColumn])) : undefined;
       if (rawKey === null || rawKey === undefined || rawKey === '') {
-        planned.push({
-          key: NULL_KEY,
-          class: 'invalid',
-          reason: `primary key column "${primaryKey}" is null or missing in this row`,
-          cursor,
-          changedAt: startedAt,
-        });
+        planned.push(this.nullKey(cursor));
         return;
       }
-      const key = rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
-      planned.push({ key, class: 'unchanged', rowHash: rowHashes[index], cursor, changedAt: startedAt });
+      planned.push({ key: recordKey(rawKey), class: 'unchanged', rowHash: rowHashes[index], cursor, changedAt: startedAt });
     });
 
     // The same key twice in one read: only the first row counts; the others are invalid.
@@ -145,6 +150,78 @@ export class Classifier {
     for (const key of readBefore) this.duplicate(planned[firsts.get(key)!]);
     for (const key of stored.keys()) if (!readBefore.has(key)) this.recordsRead++;
     this.compare(toCompare.filter((index) => !readBefore.has(planned[index].key)).map((index) => this.mapRow(planned[index], rows[index])));
+    return planned;
+  }
+
+  private nullKey(cursor?: unknown): PlannedRecord {
+    return {
+      key: NULL_KEY,
+      class: 'invalid',
+      reason: `primary key column "${this.options.primaryKey}" is null or missing in this row`,
+      cursor,
+      changedAt: this.options.startedAt,
+    };
+  }
+
+  /** Keys a pushdown read is fetching the rows of: their rows (every one with that key) settle them. */
+  private readonly fetching = new Set<string>();
+
+  /**
+   * Pushdown pass 1: a key whose stored source hash equals the database's hash of its row now is
+   * unchanged without its row being read. Returns those records (and invalid ones: a null or
+   * repeated key), and for the other rows, their indexes: the caller fetches those rows and
+   * classifies them with classifyFetched. A key already being fetched is left to its fetch, which
+   * returns every row with that key (so a repeated key is found there, as a plain read finds it).
+   */
+  settleByHash(rawKeys: unknown[], sourceHashes: string[]): { settled: PlannedRecord[]; fetch: number[] } {
+    const { state, sync, startedAt } = this.options;
+    const settled: PlannedRecord[] = [];
+    const firsts = new Map<string, number>();
+    rawKeys.forEach((rawKey, index) => {
+      if (rawKey === null || rawKey === undefined || rawKey === '') settled.push(this.nullKey());
+      else {
+        const key = recordKey(rawKey);
+        if (this.fetching.has(key)) return;
+        if (firsts.has(key)) {
+          // Repeated within the batch: a second record, invalid, unless the key is fetched.
+          const record: PlannedRecord = { key, class: 'invalid', changedAt: startedAt };
+          this.duplicate(record);
+          settled.push(record);
+        } else firsts.set(key, index);
+      }
+    });
+    const stored = state.sourceHashes(sync, [...firsts.keys()]);
+    const unchanged: PlannedRecord[] = [];
+    const fetch: number[] = [];
+    for (const [key, index] of firsts) {
+      if (stored.get(key) === sourceHashes[index]) unchanged.push({ key, class: 'unchanged', sourceHash: sourceHashes[index], changedAt: startedAt });
+      else {
+        this.fetching.add(key);
+        fetch.push(index);
+      }
+    }
+    const readBefore = new Set(state.noteReads(unchanged, true));
+    for (const record of unchanged) {
+      if (readBefore.has(record.key)) this.duplicate(record);
+      else this.recordsRead++;
+    }
+    settled.push(...unchanged);
+    return { settled, fetch };
+  }
+
+  /**
+   * Pushdown pass 2: classifies fetched rows as classify does, and keeps each record's source hash:
+   * with the payload sent (sync), or at once for a record found unchanged (sync only; plan writes nothing).
+   */
+  classifyFetched(batch: HashedBatch, sourceHashes: string[]): PlannedRecord[] {
+    const planned = this.classify(batch);
+    planned.forEach((record, index) => (record.sourceHash = sourceHashes[index]));
+    if (this.options.refreshRowHashes) {
+      this.options.state.setSourceHashes(
+        this.options.sync,
+        planned.filter((record) => record.class === 'unchanged').map((record) => ({ key: record.key, sourceHash: record.sourceHash! })),
+      );
+    }
     return planned;
   }
 

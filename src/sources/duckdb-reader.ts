@@ -3,19 +3,23 @@
 import {
   DuckDBInstance,
   DuckDBTypeId,
+  LIST,
+  listValue,
+  VARCHAR,
   JSDuckDBValueConverter,
   type DuckDBBlobValue,
   type DuckDBConnection,
   type DuckDBMapValue,
+  type DuckDBResult,
   type DuckDBValue,
   type DuckDBValueConverter,
   type JS,
 } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ReadRequest, Row, SourceReader } from './contract.js';
+import type { PushdownSession, PushdownSpec, ReadRequest, Row, SourceReader } from './contract.js';
 import type { DuckDBSettings } from './duckdb.js';
-import { emptyQuery, incrementalQuery, positionalCursor } from './sql.js';
+import { bareQuery, emptyQuery, incrementalQuery, positionalCursor, quoteIdent } from './sql.js';
 import { exactInteger, parseJson, withExactFraction } from './values.js';
 
 /**
@@ -71,6 +75,121 @@ function statement(sql: string, request: ReadRequest): { text: string; values: D
   return { text, values: occurrences > 0 ? [(request.cursor ?? null) as DuckDBValue] : [] };
 }
 
+/**
+ * Streams a result as rows of plain values, `batchSize` at a time. With `lastApart`, the last column
+ * is not part of the row: each row's value of it goes to `lastApart` instead.
+ */
+async function* plainRows(result: DuckDBResult, batchSize: number, lastApart?: (value: DuckDBValue) => void): AsyncGenerator<Row[]> {
+  // The result's column types, not the chunk's: only they keep the JSON alias of VARCHAR.
+  const names = result.deduplicatedColumnNames();
+  const types = result.columnTypes();
+  const columns = lastApart ? names.length - 1 : names.length;
+  let batch: Row[] = [];
+  for await (const chunk of result) {
+    if (lastApart) chunk.getColumnValues(columns).forEach(lastApart);
+    for (let index = 0; index < chunk.rowCount; index++) {
+      const row: Row = {};
+      chunk.visitRowValues(index, (value, _, column) => {
+        if (column < columns) row[names[column]] = plainValue(value, types[column], plainValue);
+      });
+      batch.push(row);
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** The query's column a mapping name reads: the name itself, or the JSON column a dotted name reads into. */
+function readColumn(name: string, present: Set<string>): string | undefined {
+  if (present.has(name)) return name;
+  const parts = name.split('.');
+  for (let split = parts.length - 1; split > 0; split--) {
+    const head = parts.slice(0, split).join('.');
+    if (present.has(head)) return head;
+  }
+  return undefined;
+}
+
+/**
+ * The two passes of a pushdown read on one open database: a database file opened read-only cannot
+ * be written by anyone while it is open, so both passes see the same data. Files read by the query
+ * (Parquet, CSV) can change between the passes; the second pass hashes the rows it returns again,
+ * so what is compared and stored always belongs to the row that was read.
+ */
+async function pushdownSession(
+  session: { instance: DuckDBInstance; connection: DuckDBConnection },
+  request: ReadRequest,
+  spec: PushdownSpec,
+  end: () => void,
+): Promise<PushdownSession> {
+  const { text, values } = statement(bareQuery(request.query ?? ''), request);
+  // A second connection fetches the rows of changed keys while the first still streams pass 1.
+  const fetcher = await session.instance.connect();
+  const closeAll = () => {
+    fetcher.closeSync();
+    end();
+  };
+  try {
+    const described = await session.connection.prepare(text);
+    const types = new Map(Array.from({ length: described.columnCount }, (_, index) => [described.columnName(index), described.columnType(index).toString()]));
+    const present = new Set(types.keys());
+    if (!present.has(spec.primaryKey)) throw new Error(`the query returns no column "${spec.primaryKey}" (the primaryKey)`);
+    const hashed = [...new Set([spec.primaryKey, ...spec.columns].map((name) => readColumn(name, present)).filter((name) => name !== undefined))].sort();
+    const version = (await session.connection.runAndReadAll('select version()')).getRows()[0][0];
+    const key = quoteIdent(spec.primaryKey);
+    // hash() of several values combines them in order, NULLs included: 64 bits per row, moved as a
+    // number (text hashes cost three times as much to bring into JavaScript).
+    const hash = `hash(${hashed.map(quoteIdent).join(', ')})`;
+    const source = `(${text}
+) as backflow_rows`;
+    return {
+      columns: [...present],
+      signature: `duckdb ${String(version)}: ${hashed.map((name) => `${name} ${types.get(name)}`).join(', ')}`,
+      async *keyHashes(batchSize) {
+        const prepared = await session.connection.prepare(`select ${key}, cast(${key} as varchar), ${hash} from ${source}`);
+        if (values.length > 0) prepared.bind(values);
+        const result = await prepared.stream();
+        const keyType = result.columnType(0);
+        let batch = { keys: [] as unknown[], keyTexts: [] as string[], hashes: [] as string[] };
+        for await (const chunk of result) {
+          const [keys, keyTexts, hashes] = [0, 1, 2].map((column) => chunk.getColumnValues(column));
+          for (let index = 0; index < chunk.rowCount; index++) {
+            batch.keys.push(plainValue(keys[index], keyType, plainValue));
+            batch.keyTexts.push(keyTexts[index] as string);
+            batch.hashes.push((hashes[index] as bigint).toString(36));
+          }
+          if (batch.keys.length >= batchSize) {
+            yield batch;
+            batch = { keys: [], keyTexts: [], hashes: [] };
+          }
+        }
+        if (batch.keys.length > 0) yield batch;
+      },
+      async rowsFor(keyTexts) {
+        const list = `$${values.length + 1}`;
+        const prepared = await fetcher.prepare(`select backflow_rows.*, ${hash} from ${source} where cast(${key} as varchar) in (select unnest(${list}))`);
+        if (values.length > 0) prepared.bind(values);
+        prepared.bindList(values.length + 1, listValue(keyTexts), LIST(VARCHAR));
+        const result = await prepared.stream();
+        const rows: Row[] = [];
+        const hashes: string[] = [];
+        // The hash is the last column: read apart from the row, which stays exactly what read() returns.
+        for await (const batch of plainRows(result, 10_000, (value) => hashes.push((value as bigint).toString(36)))) rows.push(...batch);
+        return { rows, hashes };
+      },
+      async close() {
+        closeAll();
+      },
+    };
+  } catch (error) {
+    closeAll();
+    throw error;
+  }
+}
+
 export async function openDuckDB(config: DuckDBSettings, configDir: string): Promise<SourceReader> {
   const file = config.path ? path.resolve(configDir, config.path) : undefined;
   if (file && !fs.existsSync(file)) throw new Error(`DuckDB database file ${file} does not exist (path is relative to the config file)`);
@@ -102,23 +221,7 @@ export async function openDuckDB(config: DuckDBSettings, configDir: string): Pro
       try {
         const prepared = await session.connection.prepare(text);
         if (values.length > 0) prepared.bind(values);
-        const result = await prepared.stream();
-        // The result's column types, not the chunk's: only they keep the JSON alias of VARCHAR.
-        const names = result.deduplicatedColumnNames();
-        const types = result.columnTypes();
-        let batch: Row[] = [];
-        for await (const chunk of result) {
-          for (let index = 0; index < chunk.rowCount; index++) {
-            const row: Row = {};
-            chunk.visitRowValues(index, (value, _, column) => (row[names[column]] = plainValue(value, types[column], plainValue)));
-            batch.push(row);
-            if (batch.length >= request.batchSize) {
-              yield batch;
-              batch = [];
-            }
-          }
-        }
-        if (batch.length > 0) yield batch;
+        yield* plainRows(await prepared.stream(), request.batchSize);
       } finally {
         end(session);
       }
@@ -133,6 +236,10 @@ export async function openDuckDB(config: DuckDBSettings, configDir: string): Pro
       } finally {
         end(session);
       }
+    },
+    async pushdown(request, spec) {
+      const session = await begin();
+      return pushdownSession(session, request, spec, () => end(session));
     },
     async close() {
       for (const session of [...sessions]) end(session);

@@ -26,6 +26,7 @@ export const duckdbSource: SourceType<typeof settings> = {
   title: 'DuckDB database file (read-only), or Parquet/CSV/JSON files read by the query',
   settings,
   needsQuery: true,
+  pushdown: true,
   secrets: [],
   async open(config, { configDir }): Promise<SourceReader> {
     const { openDuckDB } = await import('./duckdb-reader.js');

@@ -30,6 +30,27 @@ function labelled(error: unknown, label: string): SourceError {
   return new SourceError(`${label}: ${(error as Error).message ?? String(error)}`, { cause: error });
 }
 
+/** A pushdown read whose every failure names the source, as openSource's reads do. */
+function labelledPushdown(open: NonNullable<SourceReader['pushdown']>, label: string): NonNullable<SourceReader['pushdown']> {
+  const named = <T>(promise: Promise<T>) => promise.catch((error) => Promise.reject(labelled(error, label)));
+  return async (request, spec) => {
+    const session = await named(open(request, spec));
+    return {
+      signature: session.signature,
+      columns: session.columns,
+      async *keyHashes(batchSize) {
+        try {
+          yield* session.keyHashes(batchSize);
+        } catch (error) {
+          throw labelled(error, label);
+        }
+      },
+      rowsFor: (keyTexts) => named(session.rowsFor(keyTexts)),
+      close: () => session.close(),
+    };
+  };
+}
+
 /**
  * Opens a source so that every failure (connecting, the query, a row) names the source, whatever
  * the driver's own message says.
@@ -53,6 +74,7 @@ export async function openSource(name: string, config: { type: string }, context
       }
     },
     columns: (request) => reader.columns(request).catch((error) => Promise.reject(labelled(error, label))),
+    ...(reader.pushdown ? { pushdown: labelledPushdown(reader.pushdown.bind(reader), label) } : {}),
     close: () => reader.close(),
   };
 }

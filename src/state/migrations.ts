@@ -83,4 +83,12 @@ export const MIGRATIONS: readonly string[] = [
   alter table locks add column heartbeat_at text;
   alter table locks add column token text;
   `,
+
+  // 4: for syncs read with pushdown (duckdb), the hash the database computed over the mapped columns
+  // of the row each confirmed payload came from. Another hash than row_hash (computed by Backflow
+  // over every column), so it has its own column; null until a pushdown run has seen the row.
+  `
+  alter table records add column source_hash text;
+  create index records_source_hashes on records (sync, key, source_hash);
+  `,
 ];

@@ -44,6 +44,8 @@ export interface Confirmation {
   payload: unknown;
   /** Hash of the source row the payload was mapped from (absent when sent from a saved plan). */
   rowHash?: string;
+  /** The database's hash over the row's mapped columns (pushdown reads only, see src/engine/pushdown.ts). */
+  sourceHash?: string;
 }
 
 /** A key read by this run, with its cursor value (incremental syncs). */
@@ -172,11 +174,17 @@ export class StateStore {
         'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
       ),
       upsertRecord: db.prepare(
-        `insert into records (sync, key, fingerprint, payload, sent_at, run_id, row_hash) values (?, ?, ?, ?, ?, ?, ?)
+        `insert into records (sync, key, fingerprint, payload, sent_at, run_id, row_hash, source_hash) values (?, ?, ?, ?, ?, ?, ?, ?)
          on conflict (sync, key) do update set fingerprint = excluded.fingerprint, payload = excluded.payload,
-         sent_at = excluded.sent_at, run_id = excluded.run_id, row_hash = excluded.row_hash`,
+         sent_at = excluded.sent_at, run_id = excluded.run_id, row_hash = excluded.row_hash, source_hash = excluded.source_hash`,
       ),
       setRowHash: db.prepare('update records set row_hash = ? where sync = ? and key = ?'),
+      setSourceHash: db.prepare('update records set source_hash = ? where sync = ? and key = ?'),
+      lookupSourceHashes: db
+        .prepare<[string, string], [string, string | null]>(
+          'select r.key, r.source_hash from json_each(?) j cross join records r indexed by records_source_hashes on r.sync = ? and r.key = j.value',
+        )
+        .raw(),
       // The covering index, named: SQLite's planner would pick the primary key and read the payloads.
       lookupRowHashes: db
         .prepare<[string, string], [string, string | null]>(
@@ -310,6 +318,21 @@ export class StateStore {
     return this.guard(() => new Map(this.statements.lookupRowHashes.all(JSON.stringify(keys), sync)));
   }
 
+  /** For these keys, the database's hash of the row their confirmed payload came from (null: not kept). */
+  sourceHashes(sync: string, keys: string[]): Map<string, string | null> {
+    return this.guard(() => new Map(this.statements.lookupSourceHashes.all(JSON.stringify(keys), sync)));
+  }
+
+  /** Records that the confirmed payloads of these keys also come from rows the database hashed so. */
+  setSourceHashes(sync: string, rows: { key: string; sourceHash: string }[]): void {
+    if (rows.length === 0) return;
+    this.guard(() =>
+      this.db.transaction(() => {
+        for (const row of rows) this.statements.setSourceHash.run(row.sourceHash, sync, row.key);
+      })(),
+    );
+  }
+
   /** The payloads (JSON text) last confirmed for these keys, for field diffs. */
   confirmedPayloads(sync: string, keys: string[]): Map<string, string> {
     return this.guard(() => new Map(keys.length === 0 ? [] : this.statements.lookupPayloads.all(JSON.stringify(keys), sync)));
@@ -322,7 +345,16 @@ export class StateStore {
       const at = now();
       this.db.transaction(() => {
         for (const record of confirmed) {
-          this.statements.upsertRecord.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), at, runId, record.rowHash ?? null);
+          this.statements.upsertRecord.run(
+            sync,
+            record.key,
+            record.fingerprint,
+            JSON.stringify(record.payload),
+            at,
+            runId,
+            record.rowHash ?? null,
+            record.sourceHash ?? null,
+          );
           this.statements.deleteRejection.run(sync, record.key);
         }
         this.statements.bumpGeneration.run(sync);
