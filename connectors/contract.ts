@@ -61,10 +61,36 @@ interface ConnectorBase<Settings extends z.ZodObject, Payload extends z.ZodType>
   keyField: string;
 }
 
+/**
+ * A vendor's batch endpoint, described as data (after action-destinations' `performBatch` with its
+ * per-index MultiStatusResponse). The engine groups records up to `maxSize` (and `maxBytes`), sends
+ * one request per group, retries it, and settles every record from what `interpret` says.
+ */
+export interface BatchShape<Settings, Payload> {
+  /** The most records one request may carry (the vendor's documented limit). */
+  maxSize: number;
+  /** The most bytes of JSON one request body may carry, when the vendor documents a limit. */
+  maxBytes?: number;
+  /** One record as it goes inside the batch (its element of the array). */
+  item(settings: Settings, payload: Payload, context: SendContext): unknown;
+  /**
+   * The request carrying `items`. Its JSON must hold the items as one array, so the engine can size a
+   * batch from the items' own JSON (the envelope measured once, with no items).
+   */
+  request(settings: Settings, items: unknown[]): HttpRequest;
+  /**
+   * What the answer means: one outcome for the whole batch, or one per record, in the order sent. A
+   * whole-batch `rejected` of several records is split by the engine to find the records refused.
+   */
+  interpret(response: HttpResponse, size: number): Outcome | Outcome[];
+}
+
 /** A destination the engine reaches over HTTP itself (got): the connector only describes requests. */
 export interface HttpConnector<Settings extends z.ZodObject = z.ZodObject, Payload extends z.ZodType = z.ZodType> extends ConnectorBase<Settings, Payload> {
   request(settings: z.infer<Settings>, payload: z.infer<Payload>, context: SendContext): HttpRequest;
   interpret(response: HttpResponse): Outcome;
+  /** The vendor's batch endpoint, when it has one: used unless `destinations.<name>.batch` is false. */
+  batch?: BatchShape<z.infer<Settings>, z.infer<Payload>>;
 }
 
 /** What the engine tells a vendor client so it follows the destination's config. */

@@ -1,8 +1,10 @@
 // Vitally — Analytics API, create/update a user (https://docs.vitally.io/en/articles/9874145-vitally-s-https-analytics-api-user).
-// POST https://{subdomain}.api.vitally.io/analytics/v1/user with Basic auth, keyed by userId.
+// POST https://{subdomain}.api.vitally.io/analytics/v1/user with Basic auth, keyed by userId; by
+// default the same messages go in batches to POST /analytics/v1/batch (a JSON array of at most 100,
+// each with "type": "user").
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { defineConnector, type SendContext } from '../contract.js';
+import { defineConnector, type HttpResponse, type Outcome, type SendContext } from '../contract.js';
 import { baseUrlOverride, idString, secret, standardOutcome, vendorMessage } from '../shared.js';
 
 const settings = z.strictObject({
@@ -59,6 +61,20 @@ export function messageIdFor(context: SendContext): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+type Settings = z.infer<typeof settings>;
+type Payload = z.infer<typeof payload>;
+
+const baseUrlOf = (config: Settings) => config.baseUrl ?? `https://${config.subdomain}.api.vitally.io`;
+const headersOf = (config: Settings) => ({ Authorization: `Basic ${basicCredential(config.token)}`, 'Content-Type': 'application/json' });
+
+/** The user message, with the messageId and timestamp of the change unless the mapping gives them. */
+function userMessage(record: Payload, context: SendContext) {
+  return { ...record, messageId: record.messageId ?? messageIdFor(context), timestamp: record.timestamp ?? context.changedAt };
+}
+
+/** Vitally documents at most 100 messages per batch request. */
+export const VITALLY_BATCH_MAX = 100;
+
 /** How Vitally's 400 reads when the account blocks the `user` message type (see README.md). */
 const BLOCKED_MESSAGE_TYPE = /message type.*\bblocked\b|\bblocked\b.*message type/i;
 
@@ -79,25 +95,36 @@ export const vitally = defineConnector({
 
   request: (config, record, context) => ({
     method: 'POST',
-    url: `${config.baseUrl ?? `https://${config.subdomain}.api.vitally.io`}/analytics/v1/user`,
-    headers: { Authorization: `Basic ${basicCredential(config.token)}`, 'Content-Type': 'application/json' },
-    json: { ...record, messageId: record.messageId ?? messageIdFor(context), timestamp: record.timestamp ?? context.changedAt },
+    url: `${baseUrlOf(config)}/analytics/v1/user`,
+    headers: headersOf(config),
+    json: userMessage(record, context),
   }),
 
-  interpret(response) {
-    const message = vendorMessage(response.body);
-    if (response.status >= 200 && response.status < 300) {
-      // Documented answer: {"message":"Success."}; an HTML page from a proxy is no confirmation.
-      if (response.body && typeof response.body === 'object') return { kind: 'sent' };
-      return { kind: 'retry', reason: `HTTP ${response.status} without the documented JSON answer` };
-    }
-    if (response.status === 400 && BLOCKED_MESSAGE_TYPE.test(message)) {
-      // Every user message will get the same answer until Vitally support changes the account.
-      return {
-        kind: 'stop',
-        reason: `HTTP 400: ${message.replace(/[.\s]+$/, '')}. This Vitally account blocks the "user" message type: ask Vitally support (support@vitally.io) to unblock the user message type for the Analytics API`,
-      };
-    }
-    return standardOutcome(response, message);
+  interpret,
+
+  // The batch endpoint answers for the whole array (no per-message results are documented), the same
+  // way the user endpoint does; a refused batch is split by the engine to find the refused message.
+  batch: {
+    maxSize: VITALLY_BATCH_MAX,
+    item: (_config, record, context) => ({ type: 'user', ...userMessage(record, context) }),
+    request: (config, items) => ({ method: 'POST', url: `${baseUrlOf(config)}/analytics/v1/batch`, headers: headersOf(config), json: items }),
+    interpret: (response) => interpret(response),
   },
 });
+
+function interpret(response: HttpResponse): Outcome {
+  const message = vendorMessage(response.body);
+  if (response.status >= 200 && response.status < 300) {
+    // Documented answer: {"message":"Success."}; an HTML page from a proxy is no confirmation.
+    if (response.body && typeof response.body === 'object') return { kind: 'sent' };
+    return { kind: 'retry', reason: `HTTP ${response.status} without the documented JSON answer` };
+  }
+  if (response.status === 400 && BLOCKED_MESSAGE_TYPE.test(message)) {
+    // Every user message will get the same answer until Vitally support changes the account.
+    return {
+      kind: 'stop',
+      reason: `HTTP 400: ${message.replace(/[.\s]+$/, '')}. This Vitally account blocks the "user" message type: ask Vitally support (support@vitally.io) to unblock the user message type for the Analytics API`,
+    };
+  }
+  return standardOutcome(response, message);
+}

@@ -87,6 +87,22 @@ const destinationCommon = {
   retry: retry.default({ attempts: 5, baseDelayMs: 500, maxDelaySeconds: 60 }),
 };
 
+/** `batch:` of a destination whose vendor has a batch endpoint taking at most `maxSize` records. */
+const batchSetting = (title: string, maxSize: number) =>
+  z
+    .union([
+      z.literal(false).describe('One record per request.'),
+      z
+        .strictObject({
+          size: count
+            .pipe(z.number().max(maxSize, `${title.split(' ')[0]} takes at most ${maxSize} records per batch request`))
+            .describe(`Records per request, at most ${maxSize} (the vendor's limit).`),
+        })
+        .describe('Group records into requests of this size.'),
+    ])
+    .optional()
+    .describe(`Batch delivery: { size: N } (default: the vendor's maximum, ${maxSize}) or false for one record per request.`);
+
 const destination = z.discriminatedUnion(
   'type',
   Object.values(connectors).map((connector) =>
@@ -95,6 +111,8 @@ const destination = z.discriminatedUnion(
         type: z.literal(connector.type),
         ...connector.settings.shape,
         ...destinationCommon,
+        // Only a connector with a batch endpoint takes `batch:`; for the others it is an unknown key.
+        ...('batch' in connector && connector.batch ? { batch: batchSetting(connector.title, connector.batch.maxSize) } : {}),
       })
       .describe(connector.title),
   ) as unknown as [z.ZodObject, ...z.ZodObject[]],
@@ -282,6 +300,8 @@ export type DestinationConfig = Config['destinations'][string] & {
   type: string;
   rateLimit?: { requestsPerSecond: number };
   concurrency?: number;
+  /** Only on a destination whose connector has a batch endpoint (see batchSetting). */
+  batch?: false | { size: number };
   timeoutSeconds: number;
   retry: z.output<typeof retry>;
 };

@@ -8,6 +8,7 @@ import {
   type ClientConnector,
   type Connector,
   type HttpConnector,
+  type HttpRequest,
   type HttpResponse,
   type Outcome,
   type Sender,
@@ -15,6 +16,7 @@ import {
   type SenderOptions,
 } from '../../connectors/contract.js';
 import type { DestinationConfig } from '../config/schema.js';
+import { batchingOf, connectorSettings, type Batching } from './batches.js';
 import { Gate } from './gate.js';
 import { pauseFromHeaders, RateLimiter } from './rate-limiter.js';
 
@@ -61,6 +63,18 @@ export const RETRY_ERROR_CODES = [
 
 const attemptsText = (attempts: number) => `${attempts} attempt${attempts === 1 ? '' : 's'}`;
 
+/** One record handed to a batch: its element of the request and what the engine knows of it. */
+export interface BatchEntry {
+  item: unknown;
+  context: SendContext;
+}
+
+/** How a request's answer reads; a batch request carries its own (got's retry asks it too). */
+type Interpret = (response: HttpResponse) => Outcome | Outcome[];
+
+/** What one HTTP request came to: the answer read, or no answer at all. */
+type Posted = { outcome: Outcome | Outcome[]; status: number; attempts: number } | { error: string; attempts: number };
+
 function toHttpResponse(response: Response<string>): HttpResponse {
   let body: unknown = response.body ?? '';
   if (typeof body === 'string' && body.length > 0) {
@@ -81,12 +95,15 @@ export class Destination {
   /** The vendor client of a client connector, created on first use and dropped by close(). */
   private sender?: Sender<unknown>;
   private readonly settings: Record<string, unknown>;
+  /** The batch endpoint in use (null: one record per request). */
+  readonly batching: Batching | null;
 
   constructor(private readonly options: DestinationOptions) {
     const { connector, config } = options;
     this.limiter = new RateLimiter(config.rateLimit?.requestsPerSecond ?? connector.defaults.requestsPerSecond);
     this.gate = new Gate(config.concurrency ?? connector.defaults.concurrency);
-    this.settings = connector.settings.parse(Object.fromEntries(Object.entries(config).filter(([key]) => key in connector.settings.shape)));
+    this.settings = connectorSettings(connector, config);
+    this.batching = batchingOf(connector, config, this.settings);
     if (!isClientConnector(connector)) this.client = this.httpClient(connector);
   }
 
@@ -112,8 +129,10 @@ export class Destination {
           if (computedValue === 0) return 0; // got says no: attempts used up, or Retry-After too long
           const response = error.response as Response<string> | undefined;
           if (response) {
-            const outcome = connector.interpret(toHttpResponse(response));
-            if (outcome.kind !== 'retry') return 0;
+            const interpret = (error.options.context.interpret as Interpret | undefined) ?? connector.interpret;
+            const outcome = interpret(toHttpResponse(response));
+            // Only a passing failure of the whole request is worth sending it again.
+            if (Array.isArray(outcome) || outcome.kind !== 'retry') return 0;
             const vendorPause = outcome.afterMs ?? pauseFromHeaders(response.headers);
             if (vendorPause > 0) return vendorPause <= maxDelayMs ? vendorPause : 0;
           }
@@ -174,13 +193,59 @@ export class Destination {
   }
 
   private async sendOverHttp(connector: HttpConnector, payload: unknown, context: SendContext): Promise<SendResult> {
+    const posted = await this.post(connector.request(this.settings, payload, context), connector.interpret, context);
+    if ('error' in posted) return { kind: 'failed', status: null, reason: posted.error, attempts: posted.attempts };
+    // interpret of one record always gives one outcome.
+    return this.settle(posted.outcome as Outcome, posted.status, posted.attempts);
+  }
+
+  /**
+   * Sends one batch request (waiting for a free slot: one slot and one rate-limiter turn per request)
+   * and says what became of each record, in order. A batch the vendor refuses as a whole is split in
+   * halves, down to single records, so only the records it refuses end rejected.
+   */
+  async sendBatch(entries: BatchEntry[], signal?: AbortSignal): Promise<SendResult[]> {
+    const batching = this.batching;
+    if (!batching) throw new Error(`destination "${this.name}" does not batch: send records one by one`);
+    await this.gate.enter();
+    let posted: Posted;
+    try {
+      if (signal?.aborted) return entries.map(() => ({ kind: 'skipped' }));
+      const request = batching.shape.request(
+        batching.settings,
+        entries.map((entry) => entry.item),
+      );
+      // The batch's own reading of a 429 or 5xx decides got's retries.
+      posted = await this.post(request, (response) => batching.shape.interpret(response, entries.length), batchContext(entries));
+    } finally {
+      this.gate.leave();
+    }
+    if ('error' in posted) return entries.map(() => ({ kind: 'failed', status: null, reason: posted.error, attempts: posted.attempts }));
+    const { outcome, status, attempts } = posted;
+    if (Array.isArray(outcome)) {
+      if (outcome.length !== entries.length) {
+        const reason = `HTTP ${status}: the answer holds ${outcome.length} results for a batch of ${entries.length}: no record of it is confirmed`;
+        return entries.map(() => ({ kind: 'failed', status, reason, attempts }));
+      }
+      return outcome.map((each) => this.settle(each, status, attempts));
+    }
+    if (outcome.kind === 'rejected' && entries.length > 1) {
+      const half = Math.ceil(entries.length / 2);
+      const [first, second] = await Promise.all([this.sendBatch(entries.slice(0, half), signal), this.sendBatch(entries.slice(half), signal)]);
+      return [...first, ...second];
+    }
+    return entries.map(() => this.settle(outcome, status, attempts));
+  }
+
+  /** One HTTP request through got (rate limiter, retries), read by `interpret`. */
+  private async post(request: HttpRequest, interpret: Interpret, context: SendContext): Promise<Posted> {
     let attempts = 0;
     try {
-      const request = connector.request(this.settings, payload, context);
       const response = await this.client!(request.url, {
         method: request.method,
         headers: request.headers,
         json: request.json,
+        context: { interpret },
         hooks: {
           beforeRequest: [() => void attempts++],
           beforeRetry: [
@@ -190,15 +255,13 @@ export class Destination {
           ],
         },
       });
-      return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+      return { outcome: interpret(toHttpResponse(response)), status: response.statusCode, attempts };
     } catch (error) {
       if (error instanceof HTTPError) {
         const response = error.response as Response<string>;
-        return this.settle(connector.interpret(toHttpResponse(response)), response.statusCode, attempts);
+        return { outcome: interpret(toHttpResponse(response)), status: response.statusCode, attempts };
       }
-      if (error instanceof RequestError) {
-        return { kind: 'failed', status: null, reason: `${error.code ?? 'request error'}: ${error.message} (after ${attemptsText(attempts)})`, attempts };
-      }
+      if (error instanceof RequestError) return { error: `${error.code ?? 'request error'}: ${error.message} (after ${attemptsText(attempts)})`, attempts };
       throw error;
     }
   }
@@ -245,4 +308,10 @@ export class Destination {
         return { kind: 'failed', status, reason: `${outcome.reason} (gave up after ${attemptsText(attempts)})`, attempts };
     }
   }
+}
+
+/** What logs say of a batch request being retried: its first record's context, keyed as the batch. */
+function batchContext(entries: BatchEntry[]): SendContext {
+  const [first] = entries;
+  return entries.length === 1 ? first.context : { ...first.context, key: `${first.context.key} and ${entries.length - 1} more (one batch)` };
 }

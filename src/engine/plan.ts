@@ -1,6 +1,7 @@
 // `plan`: classify every record of a sync without calling the destination or writing state.
 import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
+import { BatchGrouper, batchingOf, batchItem } from '../delivery/batches.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import { readPushdown, type ClassifiedBatch } from './pushdown.js';
@@ -13,7 +14,10 @@ export interface SyncPlan {
   full: boolean;
   cursor: { column: string; from: unknown } | null;
   counts: Record<RecordClass, number>;
-  /** Requests a sync would make now (one per added, changed or retry record). */
+  /**
+   * Requests a sync would make now: one per added, changed or retry record, or for a batching
+   * destination one per batch, grouped as sync groups them.
+   */
   requests: number;
   /** The first `show` records that are not unchanged, with their field diffs. */
   records: PlannedRecord[];
@@ -95,10 +99,17 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     notShown: 0,
     generation: state.generation(sync.name),
   };
+  const batching = batchingOf(workspace.connectorOf(sync), workspace.destinationConfig(sync));
+  const grouper = batching ? new BatchGrouper<true>(batching) : undefined;
+  const countRequest = (record: PlannedRecord) => {
+    if (!batching || !grouper) return void plan.requests++;
+    const context = { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt };
+    plan.requests += grouper.add(true, batchItem(batching, record.payload, context).bytes).length;
+  };
   const note = (record: PlannedRecord) => {
     plan.counts[record.class]++;
     if (isSendable(record)) {
-      plan.requests++;
+      countRequest(record);
       options.onSendable?.(record);
     }
     if (record.class === 'unchanged') return;
@@ -111,5 +122,6 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     for (const record of batch.records) note(record);
   }
   if (full) for (const page of classifier.removed()) for (const record of page) note(record);
+  if (grouper && grouper.end().length > 0) plan.requests++;
   return plan;
 }

@@ -1,8 +1,10 @@
 // `sync`: send what changed, commit each confirmation, record the run, and move the cursor only past
 // rows that were all confirmed.
 import type { SyncConfig } from '../config/schema.js';
-import type { SendResult } from '../delivery/destination.js';
+import { BatchGrouper, batchItem } from '../delivery/batches.js';
+import type { BatchEntry, SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord } from '../plan/classify.js';
+import type { SendContext } from '../../connectors/contract.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
 import { classifiedReads, classifierFor, emptyCounts, readsEverything } from './plan.js';
 import { compareCursors } from '../sources/values.js';
@@ -167,11 +169,11 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
   if (options.signal?.aborted) halt.abort();
 
+  // Settles one record on its own: committed once confirmed, recorded as an issue otherwise.
   const settle = (record: PlannedRecord, result: SendResult) => {
     switch (result.kind) {
       case 'sent':
         counts.sent++;
-        failedInARow = 0;
         committer.confirmed(record);
         break;
       case 'skipped':
@@ -186,30 +188,77 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         // A stopped record was not accepted either: it counts as failed.
         const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
         counts[kind]++;
-        failedInARow = kind === 'failed' ? failedInARow + 1 : 0;
-        if (failedInARow === failuresToStop && !stopReason) {
-          downReason = `destination "${destination.name}" failed ${failuresToStop} records in a row after every retry (last: ${result.reason})`;
-          halt.abort();
-        }
         if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
         committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
         break;
       }
     }
+  };
+
+  // One request's records settled, then counted as one request: a destination whose requests keep
+  // failing after every retry is down, whether each carries one record or a batch.
+  const settleRequest = (records: PlannedRecord[], results: SendResult[]) => {
+    records.forEach((record, index) => settle(record, results[index]));
+    const answered = results.filter((result) => result.kind !== 'skipped');
+    if (answered.length === 0) return;
+    const failed = answered.every((result) => result.kind === 'failed');
+    failedInARow = failed ? failedInARow + 1 : 0;
+    if (failed && failedInARow === failuresToStop && !stopReason) {
+      const last = answered.at(-1) as { reason: string };
+      const what = destination.batching ? 'batch requests' : 'records';
+      downReason = `destination "${destination.name}" failed ${failuresToStop} ${what} in a row after every retry (last: ${last.reason})`;
+      halt.abort();
+    }
     options.onProgress?.(counts);
   };
 
-  const deliver = async (record: PlannedRecord) => {
+  const contextOf = (record: PlannedRecord): SendContext => ({
+    sync: sync.name,
+    key: record.key,
+    fingerprint: record.fingerprint!,
+    changedAt: record.changedAt,
+  });
+
+  // Starts one request (one record, or one batch) once fewer than maxQueued are on their way. Its
+  // answer is settled in the very next step after the gate is left, so a `stop` aborts the run before
+  // a record waiting for that slot can go out.
+  const dispatch = async (send: () => Promise<void>) => {
     while (inFlight.size >= maxQueued) await Promise.race(inFlight);
     if (stopped() || crash) return;
-    const task = destination
-      .send(record.payload, { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt }, halt.signal)
-      .then(
-        (result) => settle(record, result),
-        (error: unknown) => void (crash ??= error as Error),
-      )
+    const task = send()
+      .catch((error: unknown) => void (crash ??= error as Error))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
+  };
+
+  const batching = destination.batching;
+  const grouper = batching ? new BatchGrouper<{ record: PlannedRecord; entry: BatchEntry }>(batching) : undefined;
+  const sendGroup = async (group: { record: PlannedRecord; entry: BatchEntry }[]) => {
+    if (group.length === 0) return;
+    const records = group.map((member) => member.record);
+    await dispatch(() =>
+      destination
+        .sendBatch(
+          group.map((member) => member.entry),
+          halt.signal,
+        )
+        .then((results) => settleRequest(records, results)),
+    );
+  };
+
+  const deliver = async (record: PlannedRecord) => {
+    const context = contextOf(record);
+    if (!batching || !grouper) {
+      await dispatch(() => destination.send(record.payload, context, halt.signal).then((result) => settleRequest([record], [result])));
+      return;
+    }
+    const { item, bytes } = batchItem(batching, record.payload, context);
+    for (const group of grouper.add({ record, entry: { item, context } }, bytes)) await sendGroup(group);
+  };
+
+  // The end of input: the last, partial batch goes out (unless the run is stopping).
+  const flushBatch = async () => {
+    if (grouper && !stopped() && !crash) await sendGroup(grouper.end());
   };
 
   const handle = async (records: PlannedRecord[]) => {
@@ -249,6 +298,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         for (const page of classifier.removed()) counts.removed += page.length;
       }
     }
+    await flushBatch();
     await Promise.all(inFlight);
     // A batching vendor client holds nothing now (each send waited for its answer); closing it
     // releases its timers and sockets, and would flush anything left before the run is recorded.

@@ -1,6 +1,6 @@
-// Vitally through the CLI against its emulator: the exact user message (messageId and timestamp
-// derived from the change), both token forms, the blocked `user` message type, and the shared
-// destination behaviour.
+// Vitally's user endpoint (batch: false) through the CLI against its emulator: the exact user message
+// (messageId and timestamp derived from the change), both token forms, the blocked `user` message
+// type, and the shared destination behaviour. The batch endpoint: vitally-batch.test.ts.
 import { describe, expect, it } from 'vitest';
 import { basicCredential, messageIdFor, vitally } from '../../connectors/vitally/index.js';
 import { fingerprint } from '../../src/plan/fingerprint.js';
@@ -14,7 +14,7 @@ const HEADER_VALUE = Buffer.from(`${SECRET_KEY}:`).toString('base64');
 const spec: DestinationCase<VitallyEmulator> = {
   type: 'vitally',
   emulator: () => new VitallyEmulator(SECRET_KEY),
-  settings: (url) => ({ subdomain: 'acme', token: '${VITALLY_TOKEN}', baseUrl: url }),
+  settings: (url) => ({ subdomain: 'acme', token: '${VITALLY_TOKEN}', baseUrl: url, batch: 'false' }),
   env: { VITALLY_TOKEN: SECRET_KEY },
   secrets: [SECRET_KEY, HEADER_VALUE],
   mapping: [
