@@ -83,4 +83,14 @@ export const MIGRATIONS: readonly string[] = [
   alter table locks add column heartbeat_at text;
   alter table locks add column token text;
   `,
+
+  // 4: the hash of the mapping each sync's confirmed payloads were made with, so plan can say once
+  // that the mapping changed instead of showing the same field diff for every record.
+  `
+  create table mappings (
+    sync text primary key,
+    hash text not null,
+    updated_at text not null
+  );
+  `,
 ];
