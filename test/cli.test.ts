@@ -23,7 +23,7 @@ describe('the backflow CLI', () => {
     const plan = await cli('plan', '--show', '2');
     expect(plan.code).toBe(2);
     expect(plan.stdout).toContain('+ 6 added');
-    expect(plan.stdout).toContain('… and 4 more (use --show N to list more)');
+    expect(plan.stdout).toContain('… and 4 more to send or remove (use --show N to list more)');
     expect(plan.stdout).toContain('Plan: 6 requests to send.');
     expect(fs.existsSync(path.join(dir, 'state.db'))).toBe(false);
     expect(emulator.received).toHaveLength(0);

@@ -114,7 +114,7 @@ describe.each([
     // A null leaves the field out of the payload: the diff shows it absent, nothing is wiped.
     expect(byKey['3'].changes).toEqual([{ field: 'displayName', old: 'User 3' }]);
     expect(byKey['4'].class).toBe('removed');
-    expect(byKey['5']).toMatchObject({ class: 'invalid', reason: 'country: must be an ISO 3166-1 alpha-2 code such as NG, US or GB' });
+    expect(byKey['5']).toMatchObject({ class: 'invalid', reason: 'country: must be an ISO 3166-1 alpha-2 code such as NG, US or GB (got "ZZ")' });
     expect(emulator.received).toHaveLength(10);
   });
 

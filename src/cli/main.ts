@@ -105,7 +105,11 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .command('runs')
     .description('run history')
     .option('-s, --sync <name>', 'only this sync')
+    .option('--run <id>', 'only this run', positiveInt)
     .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .option('--offset <n>', 'skip this many newer runs (paging)', positiveInt, 0)
+    .option('--issues-limit <n>', 'with --json: issues listed per run (issueCount has them all)', positiveInt, 100)
+    .option('--issues-offset <n>', 'with --json: skip this many issues of each run (paging)', positiveInt, 0)
     .action(action(async (options) => (await inspect()).runsCommand(options as never)));
   program
     .command('rejected')

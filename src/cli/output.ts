@@ -70,3 +70,28 @@ export class StatusLine {
     if (this.enabled) process.stderr.write('\r\x1b[2K');
   }
 }
+
+/** How many reasons a summary lists before pointing at the full list. */
+const REASONS_SHOWN = 10;
+
+/**
+ * Records grouped by reason, one line a reason: a lone record keeps its own line (`key: reason`);
+ * several say how many and show a few example keys with their values (`3,176 × reason; e.g. …`).
+ */
+export function describeReasons(
+  symbol: string,
+  label: string,
+  groups: readonly { reason: string; count: number; examples: readonly { key: string; reason: string }[] }[],
+  afterKey = ': ',
+): string[] {
+  const lines = groups.slice(0, REASONS_SHOWN).map((group) => {
+    if (group.count === 1) return `  ${symbol} ${group.examples[0].key}${afterKey}${label}${group.examples[0].reason}`;
+    // An example's own reason adds the value it held (`(got "Germany")`): show that part beside its key.
+    const example = ({ key, reason }: { key: string; reason: string }) =>
+      reason.startsWith(`${group.reason} `) ? `${key} ${reason.slice(group.reason.length + 1)}` : key;
+    const more = group.count > group.examples.length ? ', …' : '';
+    return `  ${symbol} ${n(group.count)} × ${label}${group.reason}; e.g. ${group.examples.map(example).join(', ')}${more}`;
+  });
+  const hidden = groups.length - REASONS_SHOWN;
+  return hidden > 0 ? [...lines, `  … and ${n(hidden)} more reason${hidden === 1 ? '' : 's'}`] : lines;
+}

@@ -5,6 +5,8 @@ import { BatchGrouper, batchingOf, batchItem } from '../delivery/batches.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import { readPushdown, type ClassifiedBatch } from './pushdown.js';
+import { fingerprint } from '../plan/fingerprint.js';
+import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
 import type { Workspace } from './workspace.js';
 
 export interface SyncPlan {
@@ -19,10 +21,16 @@ export interface SyncPlan {
    * destination one per batch, grouped as sync groups them.
    */
   requests: number;
-  /** The first `show` records that are not unchanged, with their field diffs. */
+  /** The first `show` records that are not unchanged, with their field diffs: sendable and removed ones first, then invalid ones. */
   records: PlannedRecord[];
   /** How many such records were not listed because of `show`. */
   notShown: number;
+  /** Invalid records grouped by reason, most frequent first, with a few example keys each. */
+  invalidReasons: ReasonGroup[];
+  /** The mapping differs from the one the last complete run used: every record read is compared again. */
+  mappingChanged: boolean;
+  /** For each field that changed: in how many changed records (most first). */
+  changedFields: { field: string; count: number }[];
   /** State generation the plan was made against (a saved plan is refused if it moved). */
   generation: number;
 }
@@ -42,6 +50,17 @@ export function emptyCounts(): Record<RecordClass, number> {
 /** Whether a read covers every row (so records it does not return were removed). */
 export function readsEverything(sync: SyncConfig, cursor: unknown): boolean {
   return !sync.cursor || cursor === null || cursor === undefined;
+}
+
+/** Names the mapping a sync's payloads are made with (the connector's rules included): stored after a complete run. */
+export function mappingHash(workspace: Workspace, sync: SyncConfig): string {
+  return fingerprint({ connector: workspace.connectorOf(sync).type, mapping: sync.mapping });
+}
+
+/** Whether the mapping changed since the sync's last complete run (unknown before one: false). */
+export function mappingChanged(workspace: Workspace, sync: SyncConfig): boolean {
+  const stored = workspace.state.mappingHash(sync.name);
+  return stored !== null && stored !== mappingHash(workspace, sync) && workspace.state.recordCount(sync.name) > 0;
 }
 
 /** The classifier of a sync's rows, over the workspace's state (shared by plan and sync; only sync writes). */
@@ -97,6 +116,9 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     requests: 0,
     records: [],
     notShown: 0,
+    invalidReasons: [],
+    mappingChanged: mappingChanged(workspace, sync),
+    changedFields: [],
     generation: state.generation(sync.name),
   };
   const batching = batchingOf(workspace.connectorOf(sync), workspace.destinationConfig(sync));
@@ -106,15 +128,23 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     const context = { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt };
     plan.requests += grouper.add(true, batchItem(batching, record.payload, context).bytes).length;
   };
+  // Sendable records are listed before invalid ones: what will be sent matters first.
+  const listed: PlannedRecord[] = [];
+  const invalidListed: PlannedRecord[] = [];
+  const reasons = new ReasonGroups();
+  const changedFields = new Map<string, number>();
   const note = (record: PlannedRecord) => {
     plan.counts[record.class]++;
     if (isSendable(record)) {
       countRequest(record);
       options.onSendable?.(record);
     }
+    for (const change of record.changes ?? []) changedFields.set(change.field, (changedFields.get(change.field) ?? 0) + 1);
     if (record.class === 'unchanged') return;
-    if (plan.records.length < show) plan.records.push(record);
-    else plan.notShown++;
+    if (record.class === 'invalid') {
+      reasons.add(record.reasonGroup ?? record.reason ?? 'invalid', record.key, record.reason ?? 'invalid');
+      if (invalidListed.length < show) invalidListed.push(record);
+    } else if (listed.length < show) listed.push(record);
   };
 
   const classifier = classifierFor(workspace, sync, new Date().toISOString(), 'plan');
@@ -123,5 +153,9 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
   }
   if (full) for (const page of classifier.removed()) for (const record of page) note(record);
   if (grouper && grouper.end().length > 0) plan.requests++;
+  plan.records = [...listed, ...invalidListed].slice(0, show);
+  plan.notShown = RECORD_CLASSES.reduce((total, name) => total + (name === 'unchanged' ? 0 : plan.counts[name]), 0) - plan.records.length;
+  plan.invalidReasons = reasons.list();
+  plan.changedFields = [...changedFields].map(([field, count]) => ({ field, count })).sort((a, b) => b.count - a.count);
   return plan;
 }

@@ -6,7 +6,8 @@ import type { BatchEntry, SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord } from '../plan/classify.js';
 import type { SendContext } from '../../connectors/contract.js';
 import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
-import { classifiedReads, classifierFor, emptyCounts, readsEverything } from './plan.js';
+import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
+import { classifiedReads, classifierFor, emptyCounts, mappingHash, readsEverything } from './plan.js';
 import { compareCursors } from '../sources/values.js';
 import type { Workspace } from './workspace.js';
 
@@ -39,6 +40,10 @@ export interface RunSummary {
   rejections: { key: string; reason: string }[];
   /** A few invalid records (never sent), for the summary (all are in `backflow runs`). */
   invalid: { key: string; reason: string }[];
+  /** Rejected and failed records grouped by reason, most frequent first, with a few example keys (absent when no run read records: a crash report). */
+  rejectionReasons?: ReasonGroup[];
+  /** Invalid records grouped by reason, most frequent first, with a few example keys (absent as above). */
+  invalidReasons?: ReasonGroup[];
 }
 
 export interface SyncOptions {
@@ -150,6 +155,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   options.onStart?.(runId, counts);
   const rejections: RunSummary['rejections'] = [];
   const invalid: RunSummary['invalid'] = [];
+  const rejectionReasons = new ReasonGroups();
+  const invalidReasons = new ReasonGroups();
   const destination = workspace.destination(sync);
   let stopReason: string | undefined;
   // Set when the destination failed too many records in a row: it is down, the run ends early.
@@ -189,6 +196,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         const kind = result.kind === 'rejected' ? 'rejected' : 'failed';
         counts[kind]++;
         if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
+        rejectionReasons.add(result.reason, record.key, result.reason);
         committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
         break;
       }
@@ -266,6 +274,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       counts[record.class]++;
       if (record.class === 'invalid') {
         if (invalid.length < 10) invalid.push({ key: record.key, reason: record.reason ?? 'invalid' });
+        invalidReasons.add(record.reasonGroup ?? record.reason ?? 'invalid', record.key, record.reason ?? 'invalid');
         committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
@@ -327,6 +336,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     } else if (counts.rejected > 0 || counts.failed > 0) {
       outcome = 'partial';
     }
+    // Every record read was compared under this mapping: plan stops saying it changed.
+    if (outcome === 'success' || outcome === 'partial') state.setMappingHash(sync.name, mappingHash(workspace, sync));
   } catch (caught) {
     await Promise.allSettled(inFlight);
     await destination.close().catch(() => undefined);
@@ -345,5 +356,16 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       outcome = 'failed';
     }
   }
-  return { runId, sync: sync.name, outcome, counts, durationMs: Date.now() - startedAt, error, rejections, invalid };
+  return {
+    runId,
+    sync: sync.name,
+    outcome,
+    counts,
+    durationMs: Date.now() - startedAt,
+    error,
+    rejections,
+    invalid,
+    rejectionReasons: rejectionReasons.list(),
+    invalidReasons: invalidReasons.list(),
+  };
 }

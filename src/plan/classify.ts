@@ -1,7 +1,6 @@
 // Classification: each source row becomes a planned record (added, changed, unchanged, invalid,
 // retry), and at the end of a full read, each record sent before but not read is `removed`.
 // Used by both `plan` and `sync`, so what plan shows is what sync does.
-import type { z } from 'zod';
 import type { Connector } from '../../connectors/contract.js';
 import type { MappingValue } from '../config/schema.js';
 import { compileMapping, mappingColumns, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
@@ -10,6 +9,7 @@ import type { HashedBatch } from '../sources/read-in-worker.js';
 import type { StateStore, StoredRejection } from '../state/store.js';
 import { diffPayloads, type FieldChange } from './diff.js';
 import { fingerprint } from './fingerprint.js';
+import { describeIssues, describeMappingError } from './reasons.js';
 
 export type RecordClass = 'added' | 'changed' | 'unchanged' | 'removed' | 'invalid' | 'retry';
 export const RECORD_CLASSES: readonly RecordClass[] = ['added', 'changed', 'unchanged', 'removed', 'invalid', 'retry'];
@@ -22,8 +22,10 @@ export interface PlannedRecord {
   fingerprint?: string;
   /** Field changes against the last confirmed payload (changed, retry of a changed record). */
   changes?: FieldChange[];
-  /** Why the record is invalid, or the earlier rejection being retried. */
+  /** Why the record is invalid (with the offending value), or the earlier rejection being retried. */
   reason?: string;
+  /** An invalid record's reason without its values: records that fail the same way share it. */
+  reasonGroup?: string;
   /** Hash of the source row (with the mapping): equal to the stored one means unchanged. */
   rowHash?: string;
   /** Pushdown reads: the database's hash of the row's mapped columns, salted (see src/engine/pushdown.ts). */
@@ -50,10 +52,6 @@ export function cursorValue(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') return value.toString();
   return value ?? null;
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message.replace(/^Invalid input: /, '')}`).join('; ');
 }
 
 export interface ClassifierOptions {
@@ -158,6 +156,7 @@ export class Classifier {
       key: NULL_KEY,
       class: 'invalid',
       reason: `primary key column "${this.options.primaryKey}" is null or missing in this row`,
+      reasonGroup: `primary key column "${this.options.primaryKey}" is null or missing in this row`,
       cursor,
       changedAt: this.options.startedAt,
     };
@@ -228,23 +227,29 @@ export class Classifier {
   private duplicate(record: PlannedRecord): void {
     record.class = 'invalid';
     record.reason = `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`;
+    record.reasonGroup = 'duplicate primary key: the query returned a key more than once; only the first row is used';
   }
 
   /** Maps and validates the record's row: sets its payload and fingerprint, or makes it invalid. */
   private mapRow(record: PlannedRecord, row: Row): PlannedRecord {
     try {
-      const parsed = this.options.connector.payload.safeParse(this.mapper(row));
+      const mapped = this.mapper(row);
+      const parsed = this.options.connector.payload.safeParse(mapped);
       if (parsed.success) {
         record.payload = parsed.data;
         record.fingerprint = fingerprint(parsed.data);
       } else {
         record.class = 'invalid';
-        record.reason = describeIssues(parsed.error);
+        const { reason, group } = describeIssues(parsed.error, mapped);
+        record.reason = reason;
+        record.reasonGroup = group;
       }
     } catch (error) {
       if (!(error instanceof MappingError)) throw error;
       record.class = 'invalid';
-      record.reason = error.message;
+      const { reason, group } = describeMappingError(error.field, error.message);
+      record.reason = reason;
+      record.reasonGroup = group;
     }
     return record;
   }

@@ -91,4 +91,14 @@ export const MIGRATIONS: readonly string[] = [
   alter table records add column source_hash text;
   create index records_source_hashes on records (sync, key, source_hash);
   `,
+
+  // 5: the hash of the mapping each sync's confirmed payloads were made with, so plan can say once
+  // that the mapping changed instead of showing the same field diff for every record.
+  `
+  create table mappings (
+    sync text primary key,
+    hash text not null,
+    updated_at text not null
+  );
+  `,
 ];

@@ -77,7 +77,7 @@ export interface RunRow {
 const now = () => new Date().toISOString();
 
 const BUSY_TIMEOUT_MS = 10_000;
-const STATE_TABLES = ['records', 'rejections', 'runs', 'run_issues', 'cursors', 'locks', 'generations'];
+const STATE_TABLES = ['records', 'rejections', 'runs', 'run_issues', 'cursors', 'locks', 'generations', 'mappings'];
 
 /**
  * Schema 0 means a new, empty file. One that already holds tables belongs to another program (a
@@ -498,6 +498,22 @@ export class StateStore {
     return row?.generation ?? 0;
   }
 
+  /** The hash of the mapping the sync's last complete run used, or null (never run, or before schema 5). */
+  mappingHash(sync: string): string | null {
+    const row = this.db.prepare('select hash from mappings where sync = ?').get(sync) as { hash: string } | undefined;
+    return row?.hash ?? null;
+  }
+
+  setMappingHash(sync: string, hash: string): void {
+    return this.guard(() => {
+      this.db
+        .prepare(
+          'insert into mappings (sync, hash, updated_at) values (?, ?, ?) on conflict (sync) do update set hash = excluded.hash, updated_at = excluded.updated_at',
+        )
+        .run(sync, hash, now());
+    });
+  }
+
   // --- runs -------------------------------------------------------------------------------------
 
   startRun(sync: string, full: boolean): number {
@@ -520,16 +536,37 @@ export class StateStore {
     return this.db.prepare('select * from runs where id in (select max(id) from runs group by sync) order by sync').all() as RunRow[];
   }
 
-  runs(sync: string | undefined, limit: number): RunRow[] {
+  /** A page of a sync's (or every sync's) runs, newest first. */
+  runs(sync: string | undefined, limit: number, offset = 0): RunRow[] {
     return (
       sync
-        ? this.db.prepare('select * from runs where sync = ? order by id desc limit ?').all(sync, limit)
-        : this.db.prepare('select * from runs order by id desc limit ?').all(limit)
+        ? this.db.prepare('select * from runs where sync = ? order by id desc limit ? offset ?').all(sync, limit, offset)
+        : this.db.prepare('select * from runs order by id desc limit ? offset ?').all(limit, offset)
     ) as RunRow[];
   }
 
-  runIssues(runId: number, limit: number): { key: string; class: string; status: number | null; reason: string }[] {
-    return this.db.prepare('select key, class, status, reason from run_issues where run_id = ? limit ?').all(runId, limit) as never;
+  run(id: number): RunRow | undefined {
+    return this.db.prepare('select * from runs where id = ?').get(id) as RunRow | undefined;
+  }
+
+  runCount(sync: string | undefined): number {
+    const row = (
+      sync ? this.db.prepare('select count(*) as n from runs where sync = ?').get(sync) : this.db.prepare('select count(*) as n from runs').get()
+    ) as {
+      n: number;
+    };
+    return row.n;
+  }
+
+  /** A page of a run's issues, in the order they were recorded. */
+  runIssues(runId: number, limit: number, offset = 0): { key: string; class: string; status: number | null; reason: string }[] {
+    return this.db
+      .prepare('select key, class, status, reason from run_issues where run_id = ? order by rowid limit ? offset ?')
+      .all(runId, limit, offset) as never;
+  }
+
+  runIssueCount(runId: number): number {
+    return (this.db.prepare('select count(*) as n from run_issues where run_id = ?').get(runId) as { n: number }).n;
   }
 
   rejections(sync: string | undefined, limit: number): (StoredRejection & { sync: string })[] {
@@ -562,6 +599,7 @@ export class StateStore {
         const records = this.db.prepare('delete from records where sync = ?').run(sync).changes;
         this.db.prepare('delete from rejections where sync = ?').run(sync);
         this.db.prepare('delete from cursors where sync = ?').run(sync);
+        this.db.prepare('delete from mappings where sync = ?').run(sync);
         this.statements.bumpGeneration.run(sync);
         return { records };
       })();

@@ -59,7 +59,8 @@ describe('syncing a warehouse to Formbricks', () => {
     expect(first.code).toBe(3);
     expect(first.stdout).toContain('rejected 10');
     expect(first.stdout).toContain(
-      '✗ 1: HTTP 200: Formbricks refused attributes: Could not create attribute key "country": the environment already has the maximum of 3 attribute keys',
+      // The ten records refused alike share one line (grouped by reason).
+      '✗ 10 × HTTP 200: Formbricks refused attributes: Could not create attribute key "country": the environment already has the maximum of 3 attribute keys; e.g. ',
     );
 
     emulator.maxAttributeKeys = 150;

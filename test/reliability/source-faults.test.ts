@@ -169,9 +169,11 @@ describe('a primary key that is null or duplicated', () => {
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('read 28  sent 25  rejected 0  failed 0  unchanged 0  invalid 3  removed 0');
-    expect(result.stdout).toContain('  ! 7: invalid, not sent: duplicate primary key: the query returned "7" more than once; only the first row is used\n');
+    // Both duplicates share one line (grouped by reason), naming their keys.
+    expect(result.stdout).toContain(
+      '  ! 2 × invalid, not sent: duplicate primary key: the query returned a key more than once; only the first row is used; e.g. 7, 12\n',
+    );
     expect(result.stdout).toContain('  ! (null): invalid, not sent: primary key column "id" is null or missing in this row\n');
-    expect(result.stdout).toContain('  ! 12: invalid, not sent: duplicate primary key: the query returned "12" more than once; only the first row is used\n');
     expect(sentKeys().filter((key) => key === '7')).toHaveLength(1);
     expect(emulator.profile('7')?.displayName).toBe('User 7');
     expect(emulator.profile('12')?.displayName).toBe('User 12');

@@ -1,5 +1,6 @@
 // `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state, without
 // connecting anywhere (so without the variables of sources, destinations and alerts).
+import { UsageError } from '../../engine/workspace.js';
 import { withStateOnly, type GlobalOptions } from '../context.js';
 import { print, printJson, table } from '../output.js';
 
@@ -39,12 +40,48 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
   });
 }
 
-export async function runsCommand(options: GlobalOptions & { sync?: string; limit: number }): Promise<number> {
+export interface RunsCommandOptions extends GlobalOptions {
+  sync?: string;
+  /** Only this run. */
+  run?: number;
+  limit: number;
+  offset: number;
+  issuesLimit: number;
+  issuesOffset: number;
+}
+
+/** `runs`: a page of runs, newest first; with --json, each with a page of its issues and their total, so none is dropped unsaid. */
+export async function runsCommand(options: RunsCommandOptions): Promise<number> {
   return withStateOnly(options, true, async (workspace) => {
     if (options.sync) workspace.syncNamed(options.sync);
-    const runs = workspace.state.runs(options.sync, options.limit);
+    const { state } = workspace;
+    const one = options.run === undefined ? undefined : state.run(options.run);
+    const runs =
+      options.run === undefined ? state.runs(options.sync, options.limit, options.offset) : one && (!options.sync || one.sync === options.sync) ? [one] : [];
+    if (options.run !== undefined && runs.length === 0)
+      throw new UsageError(`there is no run ${options.run}${options.sync ? ` of sync "${options.sync}"` : ''}: see backflow runs`);
+    const total = options.run === undefined ? state.runCount(options.sync) : 1;
+    const offset = options.run === undefined ? options.offset : 0;
+    const nextRuns = offset + runs.length < total ? offset + runs.length : undefined;
     if (options.json) {
-      printJson({ runs: runs.map((run) => ({ ...run, counts: JSON.parse(run.counts), issues: workspace.state.runIssues(run.id, 100) })) });
+      printJson({
+        total,
+        offset,
+        ...(nextRuns !== undefined ? { nextOffset: nextRuns } : {}),
+        runs: runs.map((run) => {
+          const issueCount = state.runIssueCount(run.id);
+          const issues = state.runIssues(run.id, options.issuesLimit, options.issuesOffset);
+          const nextIssues = options.issuesOffset + issues.length < issueCount ? options.issuesOffset + issues.length : undefined;
+          return {
+            ...run,
+            counts: JSON.parse(run.counts),
+            issueCount,
+            issuesOffset: options.issuesOffset,
+            ...(nextIssues !== undefined ? { nextIssuesOffset: nextIssues } : {}),
+            issues,
+          };
+        }),
+      });
       return 0;
     }
     print(
@@ -53,6 +90,7 @@ export async function runsCommand(options: GlobalOptions & { sync?: string; limi
         runs.map((run) => [run.id, run.sync, run.started_at, run.ended_at, run.outcome, counts(run.counts), run.error]),
       ),
     );
+    if (nextRuns !== undefined) print(`runs ${offset + 1}–${nextRuns} of ${total}; older ones: --offset ${nextRuns}`);
     return 0;
   });
 }

@@ -4,7 +4,7 @@ import type { PlannedRecord } from '../../plan/classify.js';
 import { configHash, PLAN_FORMAT, PlanFileWriter } from '../../plan/plan-file.js';
 import type { SyncConfig } from '../../config/schema.js';
 import { describeModel, withWorkspace, type GlobalOptions } from '../context.js';
-import { n, print, printJson, show } from '../output.js';
+import { describeReasons, n, print, printJson, show } from '../output.js';
 
 export interface PlanCommandOptions extends GlobalOptions {
   /** Sync names (--sync, repeatable or comma-separated). */
@@ -39,6 +39,22 @@ function describeRecord(record: PlannedRecord): string[] {
   }
 }
 
+/** Sendable and removed records not listed one by one (invalid ones are grouped by reason instead). */
+function listedElsewhere(plan: SyncPlan): number {
+  const listed = plan.records.filter((record) => record.class !== 'invalid' && !(plan.mappingChanged && record.class === 'changed')).length;
+  const hiddenChanged = plan.mappingChanged ? plan.counts.changed : 0;
+  return plan.counts.added + plan.counts.changed + plan.counts.retry + plan.counts.removed - hiddenChanged - listed;
+}
+
+/** Said once, instead of the same field diff for every record. */
+function describeMappingChange(plan: SyncPlan): string[] {
+  const fields = plan.changedFields.slice(0, 10).map((field) => `${field.field} (${n(field.count)})`);
+  return [
+    '  The mapping changed since the last run: every record is compared again.',
+    ...(plan.counts.changed > 0 ? [`  ~ ${n(plan.counts.changed)} changed; fields that differ: ${fields.join(', ')}`] : []),
+  ];
+}
+
 export function describePlan(plan: SyncPlan, sync?: SyncConfig): string[] {
   const c = plan.counts;
   const read = plan.full ? 'full read' : `incremental read from ${plan.cursor?.column} > ${show(plan.cursor?.from)}`;
@@ -47,8 +63,11 @@ export function describePlan(plan: SyncPlan, sync?: SyncConfig): string[] {
     ...(sync?.dbtModel ? [`  reads ${describeModel(sync)}`] : []),
     `  + ${n(c.added)} added   ~ ${n(c.changed)} changed   ↻ ${n(c.retry)} retry   = ${n(c.unchanged)} unchanged   - ${n(c.removed)} removed   ! ${n(c.invalid)} invalid`,
     `  ${n(plan.requests)} request${plan.requests === 1 ? '' : 's'} would be sent.`,
-    ...plan.records.flatMap(describeRecord),
-    ...(plan.notShown > 0 ? [`  … and ${n(plan.notShown)} more (use --show N to list more)`] : []),
+    ...(plan.mappingChanged ? describeMappingChange(plan) : []),
+    // Invalid records are summarised by reason below, not one by one.
+    ...plan.records.filter((record) => record.class !== 'invalid' && !(plan.mappingChanged && record.class === 'changed')).flatMap(describeRecord),
+    ...(listedElsewhere(plan) > 0 ? [`  … and ${n(listedElsewhere(plan))} more to send or remove (use --show N to list more)`] : []),
+    ...describeReasons('!', 'invalid: ', plan.invalidReasons, '  '),
   ];
 }
 

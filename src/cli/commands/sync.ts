@@ -10,7 +10,7 @@ import { SyncLockedError } from '../../state/store.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { followDbtRun, loadRunResults, type DbtSelection } from './follow-dbt.js';
 import { Interrupt } from '../interrupt.js';
-import { n, print, printError, printJson, StatusLine } from '../output.js';
+import { describeReasons, n, print, printError, printJson, StatusLine } from '../output.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
   /** Sync names (--sync, repeatable or comma-separated). */
@@ -37,10 +37,10 @@ function describeSummary(summary: RunSummary): string[] {
   return [
     `Sync ${summary.sync}: ${summary.outcome} in ${(summary.durationMs / 1000).toFixed(1)}s (run ${summary.runId})`,
     `  read ${n(c.read)}  sent ${n(c.sent)}  rejected ${n(c.rejected)}  failed ${n(c.failed)}  unchanged ${n(c.unchanged)}  invalid ${n(c.invalid)}  removed ${n(c.removed)}`,
-    ...summary.rejections.map((rejection) => `  ✗ ${rejection.key}: ${rejection.reason}`),
-    ...(c.rejected + c.failed > summary.rejections.length ? [`  … see backflow rejected --sync ${summary.sync}`] : []),
-    ...summary.invalid.map((record) => `  ! ${record.key}: invalid, not sent: ${record.reason}`),
-    ...(c.invalid > summary.invalid.length ? [`  … see backflow runs --sync ${summary.sync}`] : []),
+    ...describeReasons('✗', '', summary.rejectionReasons ?? []),
+    ...(c.rejected + c.failed > 0 ? [`  every refused record: backflow rejected --sync ${summary.sync}`] : []),
+    ...describeReasons('!', 'invalid, not sent: ', summary.invalidReasons ?? []),
+    ...(c.invalid > 0 ? [`  every invalid record: backflow runs --sync ${summary.sync} --json`] : []),
     ...(summary.error ? [`  ${summary.error}`] : []),
   ];
 }
