@@ -42,8 +42,16 @@ export interface LoggerOptions {
   level?: string;
 }
 
+// Set while a progress bar holds the terminal: lines go to it, to be printed above the bar.
+let diverted: ((line: string) => void) | undefined;
+
+/** Sends the process's log lines (of loggers writing to stderr) to `to` instead, until called with undefined. */
+export function divertLogLines(to: ((line: string) => void) | undefined): void {
+  diverted = to;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const write = options.write ?? ((line: string) => void process.stderr.write(line));
+  const write = options.write ?? ((line: string) => void (diverted ? diverted(line) : process.stderr.write(line)));
   const readable = options.readable ?? Boolean(process.stderr.isTTY);
   // A synchronous destination: a line is out before the next statement, so an exit loses none.
   const destination: DestinationStream = {

@@ -53,24 +53,6 @@ export function table(headers: string[], rows: (string | number | null | undefin
     .join('\n');
 }
 
-/** A one-line status that rewrites itself on a TTY (stderr), and is silent elsewhere. */
-export class StatusLine {
-  private last = 0;
-  private readonly enabled = Boolean(process.stderr.isTTY) && process.env.CI !== 'true';
-
-  update(text: string, force = false): void {
-    if (!this.enabled) return;
-    const now = Date.now();
-    if (!force && now - this.last < 100) return;
-    this.last = now;
-    process.stderr.write(`\r\x1b[2K${redact(text)}`);
-  }
-
-  done(): void {
-    if (this.enabled) process.stderr.write('\r\x1b[2K');
-  }
-}
-
 /** How many reasons a summary lists before pointing at the full list. */
 const REASONS_SHOWN = 10;
 

@@ -291,6 +291,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
       for await (const batch of options.planned) {
         // Keys only: every planned record waits for its confirmation.
         state.noteReads(batch, false);
+        // Read from the plan instead of the source: the summary counts them all the same.
+        counts.read += batch.length;
         if (!(await handle(batch))) break;
       }
     } else {

@@ -126,3 +126,12 @@ export async function* readPlanRecords(file: string, sync: string, batchSize = 5
   }
   if (batch.length > 0) yield batch;
 }
+
+/** How many records a plan file holds for one sync (one line each), for a progress total. */
+export async function countPlanRecords(file: string, sync: string): Promise<number> {
+  // Lines are written as {"sync":…,"record":…}: the prefix names the sync without parsing the payload.
+  const prefix = `{"sync":${JSON.stringify(sync)},`;
+  let count = 0;
+  for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) if (line.startsWith(prefix)) count++;
+  return count;
+}

@@ -1,16 +1,17 @@
-// `backflow sync`: runs now (or sends a saved plan exactly), with a status line on a TTY and a summary.
+// `backflow sync`: runs now (or sends a saved plan exactly), with a progress bar on a terminal and a summary.
 import { crashReport, runReport } from '../../alerts/message.js';
 import { AlertNotifier } from '../../alerts/notifier.js';
 import type { DeliveryObserver } from '../../delivery/destination.js';
 import { runSync, type RunCounts, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../engine/workspace.js';
 import { logger, runLogger, type Logger } from '../../log.js';
-import { configHash, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
+import { configHash, countPlanRecords, readPlanHeader, readPlanRecords } from '../../plan/plan-file.js';
 import { SyncLockedError } from '../../state/store.js';
 import { withWorkspace, type GlobalOptions } from '../context.js';
 import { followDbtRun, loadRunResults, type DbtSelection } from './follow-dbt.js';
 import { Interrupt } from '../interrupt.js';
-import { describeReasons, n, print, printError, printJson, StatusLine } from '../output.js';
+import { describeReasons, n, print, printError, printJson } from '../output.js';
+import { progressWanted, SyncProgress } from '../progress.js';
 
 export interface SyncCommandOptions extends GlobalOptions {
   /** Sync names (--sync, repeatable or comma-separated). */
@@ -69,7 +70,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
     false,
     async (workspace) => {
       const summaries: RunSummary[] = [];
-      const status = new StatusLine();
+      const status = new SyncProgress(progressWanted(options.json));
       let syncs = workspace.selectSyncs(options.sync, options.select);
       let dbt: DbtSelection | undefined;
       if (runResults) {
@@ -96,13 +97,13 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       let current: { sync: string; startedAt: number; run?: { id: number; counts: Readonly<RunCounts> } } | undefined;
       const interrupt = new Interrupt({
         stopping: (signal, graceMs) => {
-          status.done();
+          status.stop();
           printError(
             `${signal}: stopping; in-flight requests may finish (up to ${graceMs / 1000}s), then the run is recorded. Press Ctrl-C again to exit now.`,
           );
         },
         force: (reason, exitCode) => {
-          status.done();
+          status.stop();
           if (current?.run) {
             const counts: RunCounts = { ...current.run.counts };
             const error = `${reason}: exited without waiting for in-flight requests; unconfirmed records go out on the next run`;
@@ -132,6 +133,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
           const startedAt = Date.now();
           current = { sync: sync.name, startedAt };
           let summary: RunSummary;
+          // A saved plan knows how many records it holds for this sync: the bar shows a total and an ETA.
+          status.start(sync.name, options.plan ? await countPlanRecords(options.plan, sync.name) : undefined);
           try {
             summary = await runSync(workspace, sync, {
               full: options.full,
@@ -142,19 +145,16 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
                 logs.set(sync.name, runLogger(sync.name, runId));
               },
               onLockLost: (why) => logFor(sync.name).warn({ why }, 'lost the sync lock: stopping this run'),
-              onProgress: (c) => {
-                status.update(
-                  `${sync.name}: read ${n(c.read)} · sent ${n(c.sent)} · rejected ${n(c.rejected)} · failed ${n(c.failed)} · unchanged ${n(c.unchanged)}`,
-                );
-              },
+              onProgress: (counts) => status.update(counts),
             });
           } catch (error) {
+            status.stop();
             // A run that could not be recorded (the state file unusable) still alerts; a sync that
             // another process is running is not a run of this one.
             if (!(error instanceof SyncLockedError)) alerts.runEnded(workspace.config.alerts, crashReport(sync, error, Date.now() - startedAt));
             throw error;
           }
-          status.done();
+          status.stop();
           if (summary.outcome === 'stopped' || summary.outcome === 'failed')
             logFor(sync.name).error({ outcome: summary.outcome, error: summary.error }, `the run ${summary.outcome}`);
           summaries.push(summary);
