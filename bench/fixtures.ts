@@ -126,7 +126,7 @@ export async function seedState(configFile: string): Promise<number> {
     await planSync(workspace, workspace.syncNamed('users'), {
       show: 0,
       onSendable: (record) => {
-        buffer.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash });
+        buffer.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash, sourceHash: record.sourceHash });
         count++;
         if (buffer.length >= 10_000) {
           state.commitConfirmed('users', null, buffer);

@@ -1,6 +1,6 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, delivery, steady, compare, ingest)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, delivery, steady, compare, ingest)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
 import { benchCompare } from './compare.js';
@@ -9,9 +9,10 @@ import { benchIngest } from './ingest.js';
 import { describeMachine, printTable, writeResult } from './measure.js';
 import { benchPlan, type PlanResult } from './plan.js';
 import { benchPlanSpeed } from './plan-speed.js';
+import { benchPushdown } from './pushdown.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'floor', 'delivery', 'steady', 'compare', 'ingest'] as const;
+const SCENARIOS = ['plan', 'floor', 'pushdown', 'delivery', 'steady', 'compare', 'ingest'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -28,8 +29,17 @@ for (const name of chosen) {
 const quick = values.quick;
 const repeat = Number(values.repeat);
 const sizes = quick
-  ? { plan: [10_000, 50_000], floor: 50_000, delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3, ingestBacklog: 100_000 }
-  : { plan: [100_000, 1_000_000], floor: 1_000_000, delivery: 20_000, steady: 1_000_000, compare: 100_000, ingestSeconds: 10, ingestBacklog: 1_000_000 };
+  ? { plan: [10_000, 50_000], floor: 50_000, pushdown: 50_000, delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3, ingestBacklog: 100_000 }
+  : {
+      plan: [100_000, 1_000_000],
+      floor: 1_000_000,
+      pushdown: 1_000_000,
+      delivery: 20_000,
+      steady: 1_000_000,
+      compare: 100_000,
+      ingestSeconds: 10,
+      ingestBacklog: 1_000_000,
+    };
 
 const targets: string[] = [];
 const check = (met: boolean, text: string) => targets.push(`${met ? 'MET    ' : 'NOT MET'}  ${text}`);
@@ -74,6 +84,16 @@ if (chosen.includes('floor')) {
   check(best('steady plan, postgres') <= 1.0, `PostgreSQL steady plan within 1.0x the floor script (${best('steady plan, postgres')}x)`);
   const rss = Math.max(...results.filter((result) => result.run !== 'floor').map((result) => result.peakRssMb));
   check(rss <= 300, `first and steady plan peak RSS at most 300 MB (${rss} MB)`);
+}
+
+if (chosen.includes('pushdown')) {
+  // Issue 21, goal 4: the DuckDB steady plan with pushdown within 0.3x the floor script (same round).
+  const results = await benchPushdown(sizes.pushdown, Math.max(1, repeat + 1));
+  printTable(`1c. DuckDB steady plan (1% changed) vs the floor script, ${sizes.pushdown.toLocaleString('en-US')} rows, same run`, results as never);
+  writeResult('pushdown', results);
+  summary.pushdown = results;
+  const best = Math.min(...results.filter((result) => result.run === 'steady plan, pushdown').map((result) => Number.parseFloat(result.ofFloor)));
+  check(best <= 0.3, `DuckDB steady plan with pushdown within 0.3x the floor script (best round ${best}x)`);
 }
 
 if (chosen.includes('delivery')) {
