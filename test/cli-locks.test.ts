@@ -70,7 +70,7 @@ describe('sync locks held by another host', () => {
     expect(refused.stderr).toContain('taken over 30 s after its last heartbeat. If you know that process is gone, run: backflow unlock --sync users');
     expect(emulator.received).toHaveLength(6);
     // reset is refused the same way: it would forget records under a running sync.
-    const reset = await cli('reset', '--sync', 'users');
+    const reset = await cli('reset', '--sync', 'users', '--yes');
     expect(reset.code).toBe(1);
     expect(reset.stderr).toContain('backflow unlock --sync users');
   });

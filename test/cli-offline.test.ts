@@ -68,7 +68,7 @@ describe('commands that never connect', () => {
   it('reset and unlock change the state without the variables', async () => {
     const unlock = await withoutSecrets('unlock', '--sync', 'users');
     expect(unlock).toMatchObject({ code: 0, stdout: 'Sync users is not locked: nothing to do.\n' });
-    const reset = await withoutSecrets('reset', '--sync', 'users');
+    const reset = await withoutSecrets('reset', '--sync', 'users', '--yes');
     expect(reset.code).toBe(0);
     expect(reset.stdout).toContain('Forgot 3 records of sync users');
   });

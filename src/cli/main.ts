@@ -6,6 +6,7 @@ import { UsageError } from '../engine/workspace.js';
 import { PlanFileError } from '../plan/plan-file.js';
 import { StateError } from '../state/store.js';
 import { dropOutputWhenStdoutCloses, printError, printJson } from './output.js';
+import { addCommandHelp } from './help.js';
 import { packageVersion } from './version.js';
 
 function positiveInt(value: string): number {
@@ -44,6 +45,17 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     <T>(command: (options: T) => Promise<number>) =>
     (options: object) =>
       run(() => command({ ...globals(), ...options } as T), Boolean(globals().json));
+
+  program
+    .command('init')
+    .description('write a starter config (to --config, default backflow.yaml) for a source and destinations; never overwrites')
+    .requiredOption('--source <type>', 'postgres, mysql, sqlite or duckdb')
+    .requiredOption(
+      '--destination <types>',
+      'destination types (repeat, or comma-separate): gamifyhost, appizer, vitally, userpilot, formbricks, segment',
+      list,
+    )
+    .action(action(async (options) => (await import('./commands/init.js')).initCommand(options as never)));
 
   program
     .command('validate')
@@ -121,6 +133,7 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .command('reset')
     .description("forget a sync's state so the next run sends everything")
     .requiredOption('-s, --sync <name>', 'the sync to reset')
+    .option('-y, --yes', 'do not ask for confirmation (needed when there is no terminal to ask on)')
     .action(action(async (options) => (await inspect()).resetCommand(options as never)));
   program
     .command('unlock')
@@ -128,6 +141,7 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .requiredOption('-s, --sync <name>', 'the sync to unlock')
     .option('--force', 'remove the lock even though its holder seems alive (it stops at its next heartbeat)')
     .action(action(async (options) => (await inspect()).unlockCommand(options as never)));
+  addCommandHelp(program);
   return program;
 }
 

@@ -70,6 +70,9 @@ export function failuresInARowToStop(concurrency: number): number {
 }
 
 /** Buffers state writes and commits them together once the current burst of answers is in. */
+/** How often a running run's counts are written to the state for `backflow status`. */
+const LIVE_COUNTS_INTERVAL_MS = 1000;
+
 class Committer {
   private confirmations: Confirmation[] = [];
   private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
@@ -153,6 +156,10 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   const runId = state.startRun(sync.name, Boolean(options.full));
   const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
   options.onStart?.(runId, counts);
+  // `backflow status` (another process) shows a running run's counts: they are written to its row
+  // every second until the run is recorded.
+  const liveCounts = setInterval(() => state.recordLiveCounts(runId, { ...counts }), LIVE_COUNTS_INTERVAL_MS);
+  liveCounts.unref();
   const rejections: RunSummary['rejections'] = [];
   const invalid: RunSummary['invalid'] = [];
   const rejectionReasons = new ReasonGroups();
@@ -348,6 +355,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     // A commit that failed first is the cause of whatever followed.
     error = (committer.failure ?? (caught as Error)).message;
   } finally {
+    clearInterval(liveCounts);
     try {
       state.finishRun(runId, outcome, { ...counts }, error);
       state.releaseLock(sync.name);

@@ -62,13 +62,15 @@ export interface Rejection {
 }
 
 export type RunOutcome = 'running' | 'success' | 'partial' | 'failed' | 'stopped' | 'interrupted';
+/** A row of `runs`: a sync's run, or a `backflow reset` of it (recorded there so the history shows it). */
+export type RunRowOutcome = RunOutcome | 'reset';
 
 export interface RunRow {
   id: number;
   sync: string;
   started_at: string;
   ended_at: string | null;
-  outcome: RunOutcome;
+  outcome: RunRowOutcome;
   full: number;
   counts: string;
   error: string | null;
@@ -532,6 +534,18 @@ export class StateStore {
     });
   }
 
+  /**
+   * A running run's counts so far, for `backflow status` in another process. Best effort: a busy or
+   * failing state file skips this write (the run's own commits report their failures).
+   */
+  recordLiveCounts(id: number, counts: Record<string, number>): void {
+    try {
+      this.db.prepare("update runs set counts = ? where id = ? and outcome = 'running'").run(JSON.stringify(counts), id);
+    } catch {
+      // Skipped: the next tick, or the run's end, writes them.
+    }
+  }
+
   lastRuns(): RunRow[] {
     return this.db.prepare('select * from runs where id in (select max(id) from runs group by sync) order by sync').all() as RunRow[];
   }
@@ -592,8 +606,11 @@ export class StateStore {
     return this.guard(() => (this.db.prepare('select count(*) as n from records where sync = ?').get(sync) as { n: number }).n);
   }
 
-  /** Forgets a sync's records, rejections and cursor, so the next run sends everything. */
-  reset(sync: string): { records: number } {
+  /**
+   * Forgets a sync's records, rejections and cursor, so the next run sends everything; the reset is
+   * recorded in the run history (outcome `reset`, counts `{ forgotten }`) in the same transaction.
+   */
+  reset(sync: string): { records: number; runId: number } {
     return this.guard(() => {
       return this.db.transaction(() => {
         const records = this.db.prepare('delete from records where sync = ?').run(sync).changes;
@@ -601,7 +618,13 @@ export class StateStore {
         this.db.prepare('delete from cursors where sync = ?').run(sync);
         this.db.prepare('delete from mappings where sync = ?').run(sync);
         this.statements.bumpGeneration.run(sync);
-        return { records };
+        const at = now();
+        const runId = Number(
+          this.db
+            .prepare("insert into runs (sync, started_at, ended_at, outcome, counts, pid) values (?, ?, ?, 'reset', ?, ?)")
+            .run(sync, at, at, JSON.stringify({ forgotten: records }), process.pid).lastInsertRowid,
+        );
+        return { records, runId };
       })();
     });
   }

@@ -129,7 +129,7 @@ alerts:
     expect((await cli(['sync', '--json'])).code).toBe(0);
     for (const command of [['status'], ['status', '--json'], ['runs', '--json'], ['rejected'], ['rejected', '--json']])
       expect((await cli(command)).code).toBe(0);
-    expect((await cli(['reset', '--sync', 'users'])).code).toBe(0);
+    expect((await cli(['reset', '--sync', 'users', '--yes'])).code).toBe(0);
     expect((await cli(['plan', '--out', path.join(dir, 'users.plan'), '--sync', 'users'])).code).toBe(2);
     expect((await cli(['sync', '--plan', path.join(dir, 'users.plan')])).code).toBe(0);
 

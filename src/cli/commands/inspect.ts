@@ -1,12 +1,15 @@
 // `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state, without
 // connecting anywhere (so without the variables of sources, destinations and alerts).
 import { UsageError } from '../../engine/workspace.js';
+import { canAsk, confirm } from '../confirm.js';
 import { withStateOnly, type GlobalOptions } from '../context.js';
-import { print, printJson, table } from '../output.js';
+import { n, print, printError, printJson, table } from '../output.js';
+import { ago } from '../relative-time.js';
 
-function counts(json: string): string {
+function counts(json: string, outcome?: string): string {
   const c = JSON.parse(json) as Record<string, number>;
-  return ['sent', 'rejected', 'failed', 'unchanged', 'invalid'].map((key) => `${key} ${c[key] ?? 0}`).join(', ');
+  if (outcome === 'reset') return `forgot ${n(c.forgotten ?? 0)} records`;
+  return ['sent', 'rejected', 'failed', 'unchanged', 'invalid'].map((key) => `${key} ${n(c[key] ?? 0)}`).join(', ');
 }
 
 export async function statusCommand(options: GlobalOptions): Promise<number> {
@@ -29,10 +32,10 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
         rows.map((row) => [
           row.sync,
           row.destination,
-          row.records,
-          row.lastRun?.started_at ?? 'never',
+          n(row.records),
+          row.lastRun ? ago(row.lastRun.started_at) : 'never',
           row.lastRun?.outcome ?? '',
-          row.lastRun ? counts(row.lastRun.counts) : '',
+          row.lastRun ? counts(row.lastRun.counts, row.lastRun.outcome) : '',
         ]),
       ),
     );
@@ -87,7 +90,7 @@ export async function runsCommand(options: RunsCommandOptions): Promise<number> 
     print(
       table(
         ['RUN', 'SYNC', 'STARTED', 'ENDED', 'OUTCOME', 'COUNTS', 'ERROR'],
-        runs.map((run) => [run.id, run.sync, run.started_at, run.ended_at, run.outcome, counts(run.counts), run.error]),
+        runs.map((run) => [run.id, run.sync, ago(run.started_at), ago(run.ended_at), run.outcome, counts(run.counts, run.outcome), run.error]),
       ),
     );
     if (nextRuns !== undefined) print(`runs ${offset + 1}–${nextRuns} of ${total}; older ones: --offset ${nextRuns}`);
@@ -110,7 +113,7 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
     print(
       table(
         ['SYNC', 'KEY', 'STATUS', 'ATTEMPTS', 'LAST TRIED', 'REASON'],
-        rejections.map((r) => [r.sync, r.key, r.status, r.attempts, r.last_at, r.reason]),
+        rejections.map((r) => [r.sync, r.key, r.status, n(r.attempts), ago(r.last_at), r.reason]),
       ),
     );
     print('\nEach is retried on the next run.');
@@ -118,14 +121,27 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
   });
 }
 
-export async function resetCommand(options: GlobalOptions & { sync: string }): Promise<number> {
+/**
+ * Forgets a sync's state. Asks first on a terminal (only "yes" confirms); without one it needs --yes,
+ * as terraform destroy needs -auto-approve: nobody can be asked, so a script must say it means it.
+ */
+export async function resetCommand(options: GlobalOptions & { sync: string; yes?: boolean }): Promise<number> {
   return withStateOnly(options, false, async (workspace) => {
     workspace.syncNamed(options.sync);
+    if (!options.yes) {
+      const held = n(workspace.state.recordCount(options.sync));
+      const what = `the ${held} records sync ${options.sync} has sent, its rejections and its cursor`;
+      if (!canAsk()) throw new UsageError(`reset forgets ${what}: confirm with --yes (there is no terminal to ask on)`);
+      if (!(await confirm(`Forget ${what}? The next run sends everything again.`))) {
+        printError('Reset cancelled: nothing was changed.');
+        return 1;
+      }
+    }
     workspace.state.acquireLock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000 });
     try {
-      const { records } = workspace.state.reset(options.sync);
-      if (options.json) printJson({ sync: options.sync, forgotten: records });
-      else print(`Forgot ${records} record${records === 1 ? '' : 's'} of sync ${options.sync}: the next run sends everything again.`);
+      const { records, runId } = workspace.state.reset(options.sync);
+      if (options.json) printJson({ sync: options.sync, forgotten: records, runId });
+      else print(`Forgot ${n(records)} record${records === 1 ? '' : 's'} of sync ${options.sync} (run ${runId}): the next run sends everything again.`);
     } finally {
       workspace.state.releaseLock(options.sync);
     }
