@@ -13,12 +13,12 @@ export interface SendContext {
   changedAt: string;
 }
 
-/** One HTTP request, described as data. */
+/** One HTTP request, described as data (a GET carries no body). */
 export interface HttpRequest {
-  method: 'POST' | 'PUT' | 'PATCH';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH';
   url: string;
   headers: Record<string, string>;
-  json: unknown;
+  json?: unknown;
 }
 
 /** The parts of a response a connector needs to understand it. */
@@ -38,6 +38,30 @@ export interface HttpResponse {
  */
 export type Outcome =
   { kind: 'sent' } | { kind: 'rejected'; reason: string } | { kind: 'retry'; reason: string; afterMs?: number } | { kind: 'stop'; reason: string };
+
+/**
+ * What a batch answer says: one outcome for the whole batch, one per record (in the order sent), or
+ * that the vendor took the batch as a background job whose result is read later (`job`): its
+ * records are pending, never sent, until the job reports completed.
+ */
+export type BatchOutcome = Outcome | Outcome[] | { kind: 'job'; jobId: string };
+
+/**
+ * What a job's status says. running: ask again later; completed: every record of it is confirmed;
+ * failed: none is, all are due again; retry/stop as for any answer.
+ */
+export type JobState =
+  | { kind: 'running'; status: string }
+  | { kind: 'completed' }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'retry'; reason: string; afterMs?: number }
+  | { kind: 'stop'; reason: string };
+
+/** How to read a vendor's background job back. */
+export interface JobShape<Settings> {
+  request(settings: Settings, jobId: string): HttpRequest;
+  interpret(response: HttpResponse): JobState;
+}
 
 export interface ConnectorDefaults {
   /** Conservative request rate when the config sets none. */
@@ -71,6 +95,8 @@ export interface BatchShape<Settings, Payload> {
   maxSize: number;
   /** The most bytes of JSON one request body may carry, when the vendor documents a limit. */
   maxBytes?: number;
+  /** Whether a destination batches when its config does not say (default true); its README says why. */
+  byDefault?: boolean;
   /** One record as it goes inside the batch (its element of the array). */
   item(settings: Settings, payload: Payload, context: SendContext): unknown;
   /**
@@ -82,7 +108,9 @@ export interface BatchShape<Settings, Payload> {
    * What the answer means: one outcome for the whole batch, or one per record, in the order sent. A
    * whole-batch `rejected` of several records is split by the engine to find the records refused.
    */
-  interpret(response: HttpResponse, size: number): Outcome | Outcome[];
+  interpret(response: HttpResponse, size: number): BatchOutcome;
+  /** Present when the vendor confirms a batch later, through a background job. */
+  job?: JobShape<Settings>;
 }
 
 /** A destination the engine reaches over HTTP itself (got): the connector only describes requests. */

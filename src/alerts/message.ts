@@ -66,12 +66,12 @@ export interface MessageContext {
   test?: boolean;
 }
 
-const ZERO_COUNTS: RunCounts = { read: 0, added: 0, changed: 0, unchanged: 0, removed: 0, retry: 0, sent: 0, rejected: 0, failed: 0, invalid: 0 };
+const ZERO_COUNTS = { read: 0, added: 0, changed: 0, unchanged: 0, removed: 0, retry: 0, sent: 0, rejected: 0, failed: 0, invalid: 0 } satisfies RunCounts;
 
 /** The counts in the documented order, whatever order the engine built them in. */
 function orderedCounts(counts: RunCounts): RunCounts {
   const ordered = { ...ZERO_COUNTS };
-  for (const key of Object.keys(ZERO_COUNTS) as (keyof RunCounts)[]) ordered[key] = counts[key];
+  for (const key of Object.keys(ZERO_COUNTS) as (keyof typeof ZERO_COUNTS)[]) ordered[key] = counts[key];
   return ordered;
 }
 

@@ -87,21 +87,34 @@ const destinationCommon = {
   retry: retry.default({ attempts: 5, baseDelayMs: 500, maxDelaySeconds: 60 }),
 };
 
-/** `batch:` of a destination whose vendor has a batch endpoint taking at most `maxSize` records. */
-const batchSetting = (title: string, maxSize: number) =>
+/**
+ * `batch:` of a destination whose vendor has a batch endpoint taking at most `maxSize` records;
+ * `jobs`: the vendor confirms batches later, through background jobs the run waits for.
+ */
+const batchSetting = (vendor: string, maxSize: number, jobs: boolean) =>
   z
     .union([
       z.literal(false).describe('One record per request.'),
       z
         .strictObject({
+          // optional() before pipe(): a key whose pipe starts required stays required.
           size: count
-            .pipe(z.number().max(maxSize, `${title.split(' ')[0]} takes at most ${maxSize} records per batch request`))
-            .describe(`Records per request, at most ${maxSize} (the vendor's limit).`),
+            .optional()
+            .pipe(z.number().max(maxSize, `${vendor} takes at most ${maxSize} records per batch request`).optional())
+            .describe(`Records per request, at most ${maxSize} (the vendor's limit, and the default).`),
+          // Only a vendor that confirms batches through background jobs has something to wait for.
+          ...(jobs
+            ? {
+                waitSeconds: positiveNumber
+                  .optional()
+                  .describe('How long a run waits for the background jobs of its batches before leaving them to the next run (default 60).'),
+              }
+            : {}),
         })
-        .describe('Group records into requests of this size.'),
+        .describe('Group records into batch requests.'),
     ])
     .optional()
-    .describe(`Batch delivery: { size: N } (default: the vendor's maximum, ${maxSize}) or false for one record per request.`);
+    .describe(`Batch delivery: { size: N } (default size: the vendor's maximum, ${maxSize}) or false for one record per request.`);
 
 const destination = z.discriminatedUnion(
   'type',
@@ -112,7 +125,9 @@ const destination = z.discriminatedUnion(
         ...connector.settings.shape,
         ...destinationCommon,
         // Only a connector with a batch endpoint takes `batch:`; for the others it is an unknown key.
-        ...('batch' in connector && connector.batch ? { batch: batchSetting(connector.title, connector.batch.maxSize) } : {}),
+        ...('batch' in connector && connector.batch
+          ? { batch: batchSetting(connector.title.split(/[\s:]/)[0], connector.batch.maxSize, Boolean(connector.batch.job)) }
+          : {}),
       })
       .describe(connector.title),
   ) as unknown as [z.ZodObject, ...z.ZodObject[]],
@@ -301,7 +316,7 @@ export type DestinationConfig = Config['destinations'][string] & {
   rateLimit?: { requestsPerSecond: number };
   concurrency?: number;
   /** Only on a destination whose connector has a batch endpoint (see batchSetting). */
-  batch?: false | { size: number };
+  batch?: false | { size?: number; waitSeconds?: number };
   timeoutSeconds: number;
   retry: z.output<typeof retry>;
 };

@@ -13,7 +13,12 @@ export interface Batching {
   maxBytes?: number;
   /** Bytes of the request body with no items (the envelope around the array). */
   envelopeBytes: number;
+  /** For a vendor with background jobs: how long a run waits for its jobs before leaving them to the next run. */
+  jobWaitMs: number;
 }
+
+/** How long a run waits for background jobs unless `batch.waitSeconds` says otherwise. */
+export const DEFAULT_JOB_WAIT_SECONDS = 60;
 
 /** The connector's own settings out of `destinations.<name>` (the common ones are the engine's). */
 export function connectorSettings(connector: Connector, config: DestinationConfig): Record<string, unknown> {
@@ -22,12 +27,14 @@ export function connectorSettings(connector: Connector, config: DestinationConfi
 
 /**
  * The batching a destination uses: the connector's batch endpoint at `batch.size` (default: the
- * vendor's maximum), or null when the connector has none or the config says `batch: false`.
+ * vendor's maximum), or null when the connector has none, the config says `batch: false`, or says
+ * nothing of a connector that sends one by one unless asked.
  */
 export function batchingOf(connector: Connector, config: DestinationConfig, settings = connectorSettings(connector, config)): Batching | null {
   if (isClientConnector(connector) || !connector.batch) return null;
   const chosen = config.batch;
-  if (chosen === false) return null;
+  const waitSeconds = chosen ? chosen.waitSeconds : undefined;
+  if (chosen === false || (chosen === undefined && connector.batch.byDefault === false)) return null;
   const shape = connector.batch;
   return {
     shape,
@@ -35,6 +42,7 @@ export function batchingOf(connector: Connector, config: DestinationConfig, sett
     size: Math.min(chosen?.size ?? shape.maxSize, shape.maxSize),
     maxBytes: shape.maxBytes,
     envelopeBytes: jsonBytes(shape.request(settings, []).json),
+    jobWaitMs: (waitSeconds ?? DEFAULT_JOB_WAIT_SECONDS) * 1000,
   };
 }
 

@@ -7,7 +7,9 @@ import {
   isClientConnector,
   type ClientConnector,
   type Connector,
+  type BatchOutcome,
   type HttpConnector,
+  type JobState,
   type HttpRequest,
   type HttpResponse,
   type Outcome,
@@ -29,6 +31,8 @@ export type SendResult =
   | { kind: 'rejected'; status: number | null; reason: string; attempts: number }
   | { kind: 'failed'; status: number | null; reason: string; attempts: number }
   | { kind: 'stop'; status: number | null; reason: string; attempts: number }
+  /** Taken by the vendor as a background job: confirmed (or not) once the job says so. */
+  | { kind: 'pending'; status: number | null; jobId: string; attempts: number }
   /** Never attempted: the run stopped while the record waited for a free slot. */
   | { kind: 'skipped' };
 
@@ -70,10 +74,10 @@ export interface BatchEntry {
 }
 
 /** How a request's answer reads; a batch request carries its own (got's retry asks it too). */
-type Interpret = (response: HttpResponse) => Outcome | Outcome[];
+type Interpret<Reading = BatchOutcome | JobState> = (response: HttpResponse) => Reading;
 
 /** What one HTTP request came to: the answer read, or no answer at all. */
-type Posted = { outcome: Outcome | Outcome[]; status: number; attempts: number } | { error: string; attempts: number };
+type Posted<Reading> = { outcome: Reading; status: number; attempts: number } | { error: string; attempts: number };
 
 function toHttpResponse(response: Response<string>): HttpResponse {
   let body: unknown = response.body ?? '';
@@ -120,7 +124,7 @@ export class Destination {
       headers: { 'user-agent': 'backflow/0.1 (+reverse-etl)' },
       retry: {
         limit: config.retry.attempts,
-        methods: ['POST', 'PUT', 'PATCH'],
+        methods: ['GET', 'POST', 'PUT', 'PATCH'],
         // Every error status reaches calculateDelay; the connector's interpret says which are passing.
         statusCodes: Array.from({ length: 200 }, (_, index) => 400 + index),
         errorCodes: RETRY_ERROR_CODES,
@@ -196,7 +200,7 @@ export class Destination {
     const posted = await this.post(connector.request(this.settings, payload, context), connector.interpret, context);
     if ('error' in posted) return { kind: 'failed', status: null, reason: posted.error, attempts: posted.attempts };
     // interpret of one record always gives one outcome.
-    return this.settle(posted.outcome as Outcome, posted.status, posted.attempts);
+    return this.settle(posted.outcome, posted.status, posted.attempts);
   }
 
   /**
@@ -208,7 +212,7 @@ export class Destination {
     const batching = this.batching;
     if (!batching) throw new Error(`destination "${this.name}" does not batch: send records one by one`);
     await this.gate.enter();
-    let posted: Posted;
+    let posted: Posted<BatchOutcome>;
     try {
       if (signal?.aborted) return entries.map(() => ({ kind: 'skipped' }));
       const request = batching.shape.request(
@@ -229,6 +233,7 @@ export class Destination {
       }
       return outcome.map((each) => this.settle(each, status, attempts));
     }
+    if ('kind' in outcome && outcome.kind === 'job') return entries.map(() => ({ kind: 'pending', status, jobId: outcome.jobId, attempts }));
     if (outcome.kind === 'rejected' && entries.length > 1) {
       const half = Math.ceil(entries.length / 2);
       const [first, second] = await Promise.all([this.sendBatch(entries.slice(0, half), signal), this.sendBatch(entries.slice(half), signal)]);
@@ -237,8 +242,24 @@ export class Destination {
     return entries.map(() => this.settle(outcome, status, attempts));
   }
 
+  /**
+   * Reads a background job's status: one request, through the same gate, rate limiter and retries
+   * as the batches. No answer at all leaves the job running: its records stay pending.
+   */
+  async pollJob(jobId: string, context: SendContext): Promise<JobState> {
+    const job = this.batching?.shape.job;
+    if (!job) throw new Error(`destination "${this.name}" has no background jobs to read`);
+    await this.gate.enter();
+    try {
+      const posted = await this.post(job.request(this.batching.settings, jobId), (response) => job.interpret(response), context);
+      return 'error' in posted ? { kind: 'running', status: `unknown (${posted.error})` } : posted.outcome;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
   /** One HTTP request through got (rate limiter, retries), read by `interpret`. */
-  private async post(request: HttpRequest, interpret: Interpret, context: SendContext): Promise<Posted> {
+  private async post<Reading>(request: HttpRequest, interpret: Interpret<Reading>, context: SendContext): Promise<Posted<Reading>> {
     let attempts = 0;
     try {
       const response = await this.client!(request.url, {

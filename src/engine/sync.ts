@@ -1,6 +1,7 @@
 // `sync`: send what changed, commit each confirmation, record the run, and move the cursor only past
 // rows that were all confirmed.
 import type { SyncConfig } from '../config/schema.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGrouper, batchItem } from '../delivery/batches.js';
 import type { BatchEntry, SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord } from '../plan/classify.js';
@@ -24,6 +25,11 @@ export interface RunCounts {
   rejected: number;
   /** Still failing after every retry, or unconfirmed: due again next run. */
   failed: number;
+  /**
+   * Taken by the vendor as a background job still running when the run ended: settled by a later
+   * run. Only for a destination with background jobs.
+   */
+  pending?: number;
   /** Read from the source. */
   read: number;
 }
@@ -69,12 +75,16 @@ export function failuresInARowToStop(concurrency: number): number {
   return Math.max(10, concurrency);
 }
 
+/** Pause between rounds of reading a run's background jobs (each read also waits its rate-limit turn). */
+const JOB_POLL_INTERVAL_MS = 1000;
+
 /** Buffers state writes and commits them together once the current burst of answers is in. */
 /** How often a running run's counts are written to the state for `backflow status`. */
 const LIVE_COUNTS_INTERVAL_MS = 1000;
 
 class Committer {
   private confirmations: Confirmation[] = [];
+  private pending = new Map<string, Confirmation[]>();
   private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
   private confirmedKeys: string[] = [];
   private scheduled = false;
@@ -89,14 +99,16 @@ class Committer {
   ) {}
 
   confirmed(record: PlannedRecord): void {
-    this.confirmations.push({
-      key: record.key,
-      fingerprint: record.fingerprint!,
-      payload: record.payload,
-      rowHash: record.rowHash,
-      sourceHash: record.sourceHash,
-    });
+    this.confirmations.push(confirmationOf(record));
     this.confirmedKeys.push(record.key);
+    this.schedule();
+  }
+
+  /** A record the vendor took as background job `jobId`: kept pending, not confirmed. */
+  pendingOn(jobId: string, record: PlannedRecord): void {
+    const records = this.pending.get(jobId) ?? [];
+    records.push(confirmationOf(record));
+    this.pending.set(jobId, records);
     this.schedule();
   }
 
@@ -121,6 +133,8 @@ class Committer {
     const confirmations = this.confirmations;
     const confirmedKeys = this.confirmedKeys;
     const issues = this.issues;
+    const pending = this.pending;
+    this.pending = new Map();
     this.confirmations = [];
     this.confirmedKeys = [];
     this.issues = [];
@@ -129,11 +143,17 @@ class Committer {
       state.commitConfirmed(this.sync, this.runId, confirmations);
       state.markSeenOk(confirmedKeys);
       state.recordIssues(this.sync, this.runId, issues);
+      for (const [jobId, records] of pending) state.recordPending(this.sync, this.runId, jobId, records);
     } catch (error) {
       this.failure = error as Error;
       this.onFailure();
     }
   }
+}
+
+/** What state keeps of a sent record: confirmed at once, or once its background job completes. */
+function confirmationOf(record: PlannedRecord): Confirmation {
+  return { key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash, sourceHash: record.sourceHash };
 }
 
 export async function runSync(workspace: Workspace, sync: SyncConfig, options: SyncOptions = {}): Promise<RunSummary> {
@@ -192,6 +212,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         break;
       case 'skipped':
         return;
+      case 'pending':
+        committer.pendingOn(result.jobId, record);
+        break;
       case 'stop':
       case 'rejected':
       case 'failed': {
@@ -217,6 +240,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     const answered = results.filter((result) => result.kind !== 'skipped');
     if (answered.length === 0) return;
     const failed = answered.every((result) => result.kind === 'failed');
+    // A background job answered for the batch: its records are pending until the job says more.
+    if (answered.some((result) => result.kind === 'pending')) jobsAnswered = true;
     failedInARow = failed ? failedInARow + 1 : 0;
     if (failed && failedInARow === failuresToStop && !stopReason) {
       const last = answered.at(-1) as { reason: string };
@@ -261,8 +286,50 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     );
   };
 
+  // Versions already in a vendor's background job (from an earlier run): never sent twice.
+  const jobs = batching?.shape.job !== undefined;
+  let jobsAnswered = false;
+  const inJob = jobs ? state.pendingVersions(sync.name) : new Map<string, Set<string>>();
+
+  /**
+   * Reads the sync's background jobs, oldest first, until none is left or `waitMs` has passed (0: one
+   * round): a completed job commits its records, a failed one leaves them all due (failed). Before
+   * the source is read (`afterReading` false) the cursor's bookkeeping does not exist yet.
+   */
+  const settleJobs = async (waitMs: number, afterReading: boolean) => {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      committer.flush();
+      const open = state.pendingJobs(sync.name);
+      for (const jobId of open) {
+        if (stopped()) return;
+        const job = await destination.pollJob(jobId, { sync: sync.name, key: `job ${jobId}`, fingerprint: '', changedAt: '' });
+        if (job.kind === 'stop') {
+          stopReason ??= job.reason;
+          halt.abort();
+          return;
+        }
+        if (job.kind !== 'completed' && job.kind !== 'failed') continue;
+        const reason = job.kind === 'failed' ? `background job ${jobId} failed: ${job.reason}` : '';
+        const keys = state.settleJob(sync.name, runId, jobId, job.kind === 'completed' ? job : { kind: 'failed', reason });
+        if (job.kind === 'completed') {
+          counts.sent += keys.length;
+          // Read this run: confirmed now, so they no longer hold the cursor back.
+          if (afterReading) state.markSeenOk(keys);
+        } else {
+          counts.failed += keys.length;
+          for (const key of keys.slice(0, Math.max(0, 10 - rejections.length))) rejections.push({ key, reason });
+        }
+        options.onProgress?.(counts);
+      }
+      if (state.pendingJobs(sync.name).length === 0 || Date.now() >= until || stopped()) return;
+      await sleep(JOB_POLL_INTERVAL_MS, undefined, { signal: halt.signal }).catch(() => undefined);
+    }
+  };
+
   const deliver = async (record: PlannedRecord) => {
     const context = contextOf(record);
+    if (inJob.get(record.key)?.has(record.fingerprint!)) return;
     if (!batching || !grouper) {
       await dispatch(() => destination.send(record.payload, context, halt.signal).then((result) => settleRequest([record], [result])));
       return;
@@ -293,6 +360,12 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   const cursor = options.full ? null : state.getCursor(sync.name);
   try {
+    // Jobs an earlier run left running: what completed since is committed before anything is read.
+    if (jobs && inJob.size > 0) {
+      await settleJobs(0, false);
+      for (const [key, versions] of state.pendingVersions(sync.name)) inJob.set(key, versions);
+      for (const key of [...inJob.keys()]) if (!state.pendingVersions(sync.name).has(key)) inJob.delete(key);
+    }
     if (options.planned) {
       state.resetSeen();
       for await (const batch of options.planned) {
@@ -318,6 +391,11 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
     await flushBatch();
     await Promise.all(inFlight);
+    if (jobs && (jobsAnswered || inJob.size > 0) && !stopped()) await settleJobs(batching.jobWaitMs, true);
+    if (jobs) {
+      committer.flush();
+      counts.pending = [...state.pendingVersions(sync.name).values()].reduce((total, versions) => total + versions.size, 0);
+    }
     // A batching vendor client holds nothing now (each send waited for its answer); closing it
     // releases its timers and sockets, and would flush anything left before the run is recorded.
     await destination.close();

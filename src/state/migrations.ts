@@ -101,4 +101,22 @@ export const MIGRATIONS: readonly string[] = [
     updated_at text not null
   );
   `,
+
+  // 6: records a vendor took as a background job (a bulk request answered 202 with a job id): held
+  // here, not in records, until the job reports completed; a failed job deletes them (they are due).
+  `
+  create table pending_records (
+    sync text not null,
+    key text not null,
+    fingerprint text not null,
+    payload text not null,
+    row_hash text,
+    source_hash text,
+    job_id text not null,
+    run_id integer,
+    sent_at text not null,
+    primary key (sync, key, fingerprint)
+  ) without rowid;
+  create index pending_records_by_job on pending_records (sync, job_id);
+  `,
 ];

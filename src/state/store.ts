@@ -364,6 +364,79 @@ export class StateStore {
     });
   }
 
+  /** Records a vendor took as background job `jobId`: pending until the job says completed or failed. */
+  recordPending(sync: string, runId: number, jobId: string, records: Confirmation[]): void {
+    return this.guard(() => {
+      if (records.length === 0) return;
+      const at = now();
+      const insert = this.db.prepare(
+        `insert into pending_records (sync, key, fingerprint, payload, row_hash, source_hash, job_id, run_id, sent_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (sync, key, fingerprint) do update set job_id = excluded.job_id, run_id = excluded.run_id, sent_at = excluded.sent_at`,
+      );
+      this.db.transaction(() => {
+        for (const record of records)
+          insert.run(sync, record.key, record.fingerprint, JSON.stringify(record.payload), record.rowHash ?? null, record.sourceHash ?? null, jobId, runId, at);
+      })();
+    });
+  }
+
+  /** The background jobs of a sync whose records are still pending, oldest first. */
+  pendingJobs(sync: string): string[] {
+    return this.guard(() =>
+      (
+        this.db.prepare('select job_id from pending_records where sync = ? group by job_id order by min(sent_at), job_id').all(sync) as { job_id: string }[]
+      ).map((row) => row.job_id),
+    );
+  }
+
+  /** Pending records of a sync: key → fingerprints waiting on a job (such a version is never sent twice). */
+  pendingVersions(sync: string): Map<string, Set<string>> {
+    return this.guard(() => {
+      const versions = new Map<string, Set<string>>();
+      for (const row of this.db.prepare('select key, fingerprint from pending_records where sync = ?').all(sync) as { key: string; fingerprint: string }[]) {
+        let set = versions.get(row.key);
+        if (!set) versions.set(row.key, (set = new Set()));
+        set.add(row.fingerprint);
+      }
+      return versions;
+    });
+  }
+
+  /**
+   * Settles a background job: completed commits its records as confirmed (in one transaction with
+   * their removal from pending); failed records each as failed (due again). Returns the records' keys.
+   */
+  settleJob(sync: string, runId: number, jobId: string, result: { kind: 'completed' } | { kind: 'failed'; reason: string }): string[] {
+    return this.guard(() =>
+      this.db.transaction(() => {
+        const rows = this.db
+          .prepare('select key, fingerprint, payload, row_hash, source_hash from pending_records where sync = ? and job_id = ? order by key')
+          .all(sync, jobId) as { key: string; fingerprint: string; payload: string; row_hash: string | null; source_hash: string | null }[];
+        this.db.prepare('delete from pending_records where sync = ? and job_id = ?').run(sync, jobId);
+        if (result.kind === 'completed') {
+          this.commitConfirmed(
+            sync,
+            runId,
+            rows.map((row) => ({
+              key: row.key,
+              fingerprint: row.fingerprint,
+              payload: JSON.parse(row.payload) as unknown,
+              rowHash: row.row_hash ?? undefined,
+              sourceHash: row.source_hash ?? undefined,
+            })),
+          );
+        } else {
+          this.recordIssues(
+            sync,
+            runId,
+            rows.map((row) => ({ key: row.key, fingerprint: row.fingerprint, status: null, reason: result.reason, class: 'failed' as const })),
+          );
+        }
+        return rows.map((row) => row.key);
+      })(),
+    );
+  }
+
   /** Records rejections (sent, refused: retried next run) and per-run issues (rejected, invalid, failed). */
   recordIssues(sync: string, runId: number, issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[]): void {
     return this.guard(() => {
@@ -615,6 +688,7 @@ export class StateStore {
       return this.db.transaction(() => {
         const records = this.db.prepare('delete from records where sync = ?').run(sync).changes;
         this.db.prepare('delete from rejections where sync = ?').run(sync);
+        this.db.prepare('delete from pending_records where sync = ?').run(sync);
         this.db.prepare('delete from cursors where sync = ?').run(sync);
         this.db.prepare('delete from mappings where sync = ?').run(sync);
         this.statements.bumpGeneration.run(sync);

@@ -202,10 +202,10 @@ describe('a state file from an older schema version', () => {
     const config = configWithState();
     expect((await cli(config, 'sync')).code).toBe(0);
     const state = path.join(dir, 'state.db');
-    // Back to what schema 1 looked like: no row_hash or source_hash column, no index, locks without heartbeats, no mapping hashes.
+    // Back to what schema 1 looked like: no row_hash or source_hash column, no index, locks without heartbeats, no mapping hashes, no pending records.
     sqliteExec(
       state,
-      'drop index records_row_hashes; alter table records drop column row_hash; alter table locks drop column heartbeat_at; alter table locks drop column token; drop table mappings; ' +
+      'drop index records_row_hashes; alter table records drop column row_hash; alter table locks drop column heartbeat_at; alter table locks drop column token; drop table mappings; drop table pending_records; ' +
         'drop index records_source_hashes; alter table records drop column source_hash; ' +
         'pragma user_version = 1; pragma wal_checkpoint(truncate)',
     );

@@ -152,7 +152,9 @@ describe('pushdown reads from a DuckDB file', () => {
     await plain.close();
     plain.state.close();
     const db = new Database(path.join(dir, 'state.db'));
-    db.exec('drop index records_source_hashes; alter table records drop column source_hash; drop table mappings; pragma user_version = 3');
+    db.exec(
+      'drop index records_source_hashes; alter table records drop column source_hash; drop table mappings; drop table pending_records; pragma user_version = 3',
+    );
     db.close();
 
     const space = workspace();
