@@ -319,6 +319,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         } else {
           counts.failed += keys.length;
           for (const key of keys.slice(0, Math.max(0, 10 - rejections.length))) rejections.push({ key, reason });
+          for (const key of keys) rejectionReasons.add(reason, key, reason);
         }
         options.onProgress?.(counts);
       }

@@ -156,7 +156,7 @@ describe.skipIf(!isRoot)('a read-only state file (needs root: chattr and mount)'
 
 describe.skipIf(!isRoot)('a full disk (needs root: mount)', () => {
   it('fails the run with a clear message, keeps what was committed, and the next run finishes once there is space', async () => {
-    const mount = tmpfs('128k');
+    const mount = tmpfs('192k');
     const state = path.join(mount, 'state.db');
     sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(800));
     const config = configWithState(state);
