@@ -12,45 +12,9 @@ import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { demoUser } from '../../demo/warehouse.js';
 import { REPO, runCli, tempDir, workspaceFor, writeFile } from '../helpers/index.js';
 import { BIG_VISITS, contractUsers, DEMO_COLUMNS, SOURCE_FIXTURES, type SourceFixture, type Warehouse } from './fixtures.js';
+import { usersConfig, type UsersSync } from './users-config.js';
 
 const API_KEY = 'pk_test_contract_key_1';
-
-const MAPPING = `
-    mapping:
-      externalId: id
-      displayName: name
-      email: email
-      country: { column: country, transform: upper }
-      tags.plan: plan
-      tags.tier: attrs.tier
-      metadata.nickname: nickname
-      metadata.balance: { column: balance, transform: number }
-      metadata.visits: visits
-      metadata.birthday: birthday
-      metadata.updatedAt: { column: updated_at, transform: iso8601 }`;
-
-function config(source: string, sync: { query: string; cursor?: string; batchSize?: number } = { query: 'select * from users order by id' }): string {
-  return `
-version: 1
-state: { path: ./state.db }
-sources:
-  warehouse: ${source}
-destinations:
-  gamify:
-    type: gamifyhost
-    apiKey: \${GAMIFY_KEY}
-    baseUrl: \${GAMIFY_URL}
-    rateLimit: { requestsPerSecond: 1000 }
-    retry: { attempts: 2, baseDelayMs: 10 }
-syncs:
-  - name: users
-    source: warehouse
-    query: "${sync.query}"
-    primaryKey: id
-    destination: gamify
-    batchSize: ${sync.batchSize ?? 4}${sync.cursor ? `\n    cursor: ${sync.cursor}` : ''}${MAPPING}
-`;
-}
 
 async function readAll(reader: SourceReader, request: Partial<ReadRequest> & { query: string }): Promise<Row[][]> {
   const batches: Row[][] = [];
@@ -73,9 +37,9 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   });
   afterEach(() => emulator.stop());
 
-  const workspace = (sync?: Parameters<typeof config>[1]) => workspaceFor(config(warehouse.source, sync), dir, env);
+  const workspace = (sync?: UsersSync) => workspaceFor(usersConfig(warehouse.source, sync), dir, env);
   // Each reader is closed when its test ends, as the engine closes each read's reader.
-  const reader = async (sync?: Parameters<typeof config>[1]) => {
+  const reader = async (sync?: UsersSync) => {
     const space = workspace(sync);
     const { source } = space.config.syncs[0];
     const opened = await openSource(source, space.config.sources[source] as SourceConfig, { configDir: space.loaded.dir });
@@ -186,7 +150,7 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   });
 
   it('reports mapping columns the query lacks with validate --connect', async () => {
-    const text = config(warehouse.source).replace(
+    const text = usersConfig(warehouse.source).replace(
       'syncs:',
       'syncs:\n  - { name: bad, source: warehouse, query: "select id, email from users", primaryKey: id, destination: gamify, mapping: { externalId: id, email: emial } }',
     );
@@ -197,7 +161,7 @@ describe.each(SOURCE_FIXTURES)('the $type source', (fixture: SourceFixture) => {
   });
 
   it('syncs the users end to end through the CLI, then plans only what changed', async () => {
-    writeFile(dir, 'backflow.yaml', config(warehouse.source));
+    writeFile(dir, 'backflow.yaml', usersConfig(warehouse.source));
     const cli = (...args: string[]) => runCli(['--config', path.join(dir, 'backflow.yaml'), ...args], { env });
 
     const first = await cli('sync');

@@ -17,45 +17,14 @@ import { openSource } from '../../src/sources/index.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { REPO, tempDir, workspaceFor } from '../helpers/index.js';
 import { BIG_VISITS, contractUsers, duckdbFixture, type Warehouse } from './fixtures.js';
+import { USERS_MAPPING, usersConfig, type UsersSync } from './users-config.js';
 
 const API_KEY = 'pk_test_pushdown_key_1';
 
-const MAPPING = `
-    mapping:
-      externalId: id
-      displayName: name
-      email: email
-      country: { column: country, transform: upper }
-      tags.plan: plan
-      tags.tier: attrs.tier
-      metadata.nickname: nickname
-      metadata.balance: { column: balance, transform: number }
-      metadata.visits: visits
-      metadata.birthday: birthday
-      metadata.updatedAt: { column: updated_at, transform: iso8601 }`;
-
-function config(source: string, sync: { query?: string; pushdown?: boolean; mapping?: string; extra?: string } = {}): string {
-  return `
-version: 1
-state: { path: ./state.db }
-sources:
-  warehouse: ${source}
-destinations:
-  gamify:
-    type: gamifyhost
-    apiKey: \${GAMIFY_KEY}
-    baseUrl: \${GAMIFY_URL}
-    rateLimit: { requestsPerSecond: 1000 }
-    retry: { attempts: 2, baseDelayMs: 10 }
-syncs:
-  - name: users
-    source: warehouse
-    query: "${sync.query ?? 'select * from users'}"
-    primaryKey: id
-    destination: gamify
-    batchSize: 4
-    pushdown: ${sync.pushdown ?? true}${sync.extra ?? ''}${sync.mapping ?? MAPPING}
-`;
+/** The contract suite's sync, read with pushdown unless told otherwise; its query keeps no order. */
+function config(source: string, sync: UsersSync & { pushdown?: boolean } = {}): string {
+  const { pushdown = true, extra = '', query = 'select * from users', ...rest } = sync;
+  return usersConfig(source, { ...rest, query, extra: `\n    pushdown: ${pushdown}${extra}` });
 }
 
 /** How many confirmed records of the sync have a source hash kept. */
@@ -166,7 +135,7 @@ describe('pushdown reads from a DuckDB file', () => {
   it('re-sends every record when the mapping changes, as a plain read does', async () => {
     const space = workspace();
     await runSync(space, space.config.syncs[0]);
-    const changed = workspace({ mapping: MAPPING.replace('displayName: name', 'displayName: { column: name, transform: upper }') });
+    const changed = workspace({ mapping: USERS_MAPPING.replace('displayName: name', 'displayName: { column: name, transform: upper }') });
     const summary = await runSync(changed, changed.config.syncs[0]);
     expect(summary.counts).toMatchObject({ changed: 25, sent: 25 });
     expect(emulator.sentBodies.slice(25).find((body) => body.externalId === '3')?.displayName).toBe('ZOË 東京 🚀');
