@@ -1,8 +1,9 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, delivery, steady, compare, ingest)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, delivery, batching, steady, compare, ingest)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
+import { benchBatching } from './batching.js';
 import { benchCompare } from './compare.js';
 import { benchDelivery } from './delivery.js';
 import { benchIngest } from './ingest.js';
@@ -12,7 +13,7 @@ import { benchPlanSpeed } from './plan-speed.js';
 import { benchPushdown } from './pushdown.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'floor', 'pushdown', 'delivery', 'steady', 'compare', 'ingest'] as const;
+const SCENARIOS = ['plan', 'floor', 'pushdown', 'delivery', 'batching', 'steady', 'compare', 'ingest'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -29,12 +30,23 @@ for (const name of chosen) {
 const quick = values.quick;
 const repeat = Number(values.repeat);
 const sizes = quick
-  ? { plan: [10_000, 50_000], floor: 50_000, pushdown: 50_000, delivery: 2_000, steady: 50_000, compare: 5_000, ingestSeconds: 3, ingestBacklog: 100_000 }
+  ? {
+      plan: [10_000, 50_000],
+      floor: 50_000,
+      pushdown: 50_000,
+      delivery: 2_000,
+      batching: { vitally: 2_000, userpilot: 2_000, sampleSeconds: 3 },
+      steady: 50_000,
+      compare: 5_000,
+      ingestSeconds: 3,
+      ingestBacklog: 100_000,
+    }
   : {
       plan: [100_000, 1_000_000],
       floor: 1_000_000,
       pushdown: 1_000_000,
       delivery: 20_000,
+      batching: { vitally: 100_000, userpilot: 20_000, sampleSeconds: 30 },
       steady: 1_000_000,
       compare: 100_000,
       ingestSeconds: 10,
@@ -110,6 +122,28 @@ if (chosen.includes('delivery')) {
     if (result.rateLimit !== 'none')
       check(result.violations === 0, `rate limit never exceeded (most in any second: ${result.maxInAnySecond}, limit ${result.rateLimit})`);
   }
+}
+
+if (chosen.includes('batching')) {
+  const results = await benchBatching(sizes.batching);
+  printTable('2b. batch delivery: a first sync in batches and one record per request, at the vendor rate', results);
+  writeResult('batching', results);
+  summary.batching = results;
+  for (const result of results) {
+    check(
+      result.violations === 0,
+      `${result.vendor} ${result.mode}: rate limit never exceeded (most in any second: ${result.maxInAnySecond}, limit ${result.rateLimit})`,
+    );
+  }
+  const batched = (vendor: string) => results.find((result) => result.vendor === vendor && result.mode === 'batch')!;
+  check(
+    batched('vitally').syncWallSeconds < 150,
+    `${batched('vitally').records.toLocaleString('en-US')} users to Vitally at 10/s in under 2.5 min (${batched('vitally').syncWallSeconds} s)`,
+  );
+  check(
+    batched('userpilot').syncWallSeconds < 60,
+    `${batched('userpilot').records.toLocaleString('en-US')} users to Userpilot at 2/s in under a minute (${batched('userpilot').syncWallSeconds} s)`,
+  );
 }
 
 if (chosen.includes('steady')) {
