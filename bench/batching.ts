@@ -2,9 +2,10 @@
 // vendor rate, in batches and one record per request (`batch: false`), side by side in one run.
 // Vitally: 100,000 users at its default 10 requests/s, batches of 100. Userpilot: 20,000 users at
 // 2 requests/s, bulk jobs of 10,000, job polls counted in the same limit. One record per request at
-// those rates would take hours (100,000 / 10/s), so that mode sends a bounded sample and its time for
-// the whole set is projected from the sample's rate (a sample of about `sampleSeconds` at the limit). Counted at the emulator from arrival times: the
-// most requests in any one second, and requests over the limit.
+// those rates would take hours (100,000 / 10/s), so that mode sends a bounded sample (about
+// `sampleSeconds` at the limit) and its time for the whole set is projected from the sample's rate.
+// Counted at the emulator from arrival times: the most requests in any one second, and requests over
+// the limit.
 //   node dist/bench/batching.js [--vitally 100000] [--userpilot 20000] [--sample-seconds 30]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -98,7 +99,7 @@ async function deliver(vendor: Vendor, warehouse: Warehouse, dir: string, mode: 
       syncWallSeconds: run.wallSeconds,
       sendSeconds: Number(sendSeconds.toFixed(2)),
       recordsPerSecond: Number(recordsPerSecond.toFixed(1)),
-      [`projected for ${total.toLocaleString('en-US')}`]: records === total ? '(measured)' : `${(total / recordsPerSecond / 3600).toFixed(1)} h`,
+      projectedForAll: records === total ? '(measured)' : `${(total / recordsPerSecond / 3600).toFixed(1)} h for ${total.toLocaleString('en-US')}`,
       maxInAnySecond: emulator.maxInWindow(1000),
       violations: windowViolations(arrivals, 1000, vendor.requestsPerSecond),
       peakRssMb: run.peakRssMb,

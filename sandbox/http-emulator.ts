@@ -139,6 +139,9 @@ export class HttpEmulator {
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // A vendor counts a request against its rate limit when it arrives, not once a large body (a
+    // bulk request of 10,000 users) has been read and parsed.
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -152,7 +155,7 @@ export class HttpEmulator {
     } catch {
       // Left as text: the handler decides whether that is a 400.
     }
-    const request: ReceivedRequest = { at: Date.now(), method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, rawBody };
+    const request: ReceivedRequest = { at: arrivedAt, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, rawBody };
     this.received.push(request);
     this.onRequest?.(request);
     this.inFlight++;
