@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mappingValue } from '../src/config/schema.js';
 import { compileMapping, MappingError } from '../src/mapping/index.js';
 import { diffPayloads } from '../src/plan/diff.js';
-import { canonicalJson, fingerprint, rowHasher } from '../src/plan/fingerprint.js';
+import { canonicalJson, fingerprint, rowHasher } from '../src/fingerprint.js';
 
 const map = (mapping: Record<string, unknown>, row: Record<string, unknown>) =>
   compileMapping(Object.fromEntries(Object.entries(mapping).map(([key, value]) => [key, mappingValue.parse(value)])))(row);

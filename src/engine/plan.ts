@@ -5,7 +5,7 @@ import { BatchGrouper, batchingOf, batchItem } from '../delivery/batches.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
 import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
 import { readPushdown, type ClassifiedBatch } from './pushdown.js';
-import { fingerprint } from '../plan/fingerprint.js';
+import { fingerprint } from '../fingerprint.js';
 import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
 import type { Workspace } from './workspace.js';
 

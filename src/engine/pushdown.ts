@@ -13,7 +13,7 @@ import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
 import { mappingColumns } from '../mapping/index.js';
 import type { Classifier, PlannedRecord } from '../plan/classify.js';
-import { canonicalJson, rowHasher } from '../plan/fingerprint.js';
+import { canonicalJson, rowHasher } from '../fingerprint.js';
 import type { PushdownSession } from '../sources/contract.js';
 import { openSource } from '../sources/index.js';
 import type { Workspace } from './workspace.js';

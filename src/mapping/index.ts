@@ -97,7 +97,15 @@ function setPath(target: Record<string, unknown>, parts: string[], value: unknow
   node[parts[parts.length - 1]] = value;
 }
 
-/** Columns a mapping reads (for `validate --connect`). */
+/**
+ * Every column a sync reads: its key, its cursor and the mapping's columns. One list, so the
+ * planner's check of a read and `validate --connect` can never disagree on what is missing.
+ */
+export function columnsRead(sync: { primaryKey: string; cursor?: string; mapping: Record<string, MappingValue> }): string[] {
+  return [sync.primaryKey, ...(sync.cursor ? [sync.cursor] : []), ...mappingColumns(sync.mapping)];
+}
+
+/** Columns a mapping reads. */
 export function mappingColumns(mapping: Record<string, MappingValue>): string[] {
   return Object.values(mapping).flatMap((entry) => {
     if (typeof entry === 'string') return [entry];

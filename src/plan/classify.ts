@@ -3,12 +3,12 @@
 // Used by both `plan` and `sync`, so what plan shows is what sync does.
 import type { Connector } from '../../connectors/contract.js';
 import type { MappingValue } from '../config/schema.js';
-import { compileMapping, mappingColumns, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
+import { columnsRead, compileMapping, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
 import type { HashedBatch } from '../sources/read-in-worker.js';
 import type { StateStore, StoredRejection } from '../state/store.js';
 import { diffPayloads, type FieldChange } from './diff.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint } from '../fingerprint.js';
 import { describeIssues, describeMappingError } from './reasons.js';
 
 export type RecordClass = 'added' | 'changed' | 'unchanged' | 'removed' | 'invalid' | 'retry';
@@ -94,7 +94,7 @@ export class Classifier {
   checkColumnNames(present: string[]): void {
     this.columnsChecked = true;
     const { primaryKey, cursorColumn, mapping, sync } = this.options;
-    const missing = missingColumns([primaryKey, ...(cursorColumn ? [cursorColumn] : []), ...mappingColumns(mapping)], present);
+    const missing = missingColumns(columnsRead({ primaryKey, cursor: cursorColumn, mapping }), present);
     if (missing.length === 0) return;
     const role = (column: string) => (column === primaryKey ? 'the primaryKey' : column === cursorColumn ? 'the cursor' : 'the mapping');
     throw new MissingColumnError(

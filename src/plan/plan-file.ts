@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import type { Config } from '../config/schema.js';
 import { redact } from '../redact.js';
 import type { PlannedRecord } from './classify.js';
-import { canonicalJson } from './fingerprint.js';
+import { canonicalJson } from '../fingerprint.js';
 
 export const PLAN_FORMAT = 'backflow-plan/1';
 

@@ -1,7 +1,7 @@
 // The worker side of readInWorker: opens the source, reads the request, hashes each row, and posts
 // batches to the engine, never more than it has been asked for.
 import { parentPort, workerData } from 'node:worker_threads';
-import { rowHasher } from '../plan/fingerprint.js';
+import { rowHasher } from '../fingerprint.js';
 import { openSource } from './index.js';
 import { exactInstant } from './values.js';
 import type { ToEngine, WorkerRead } from './read-in-worker.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../connectors/vitally/index.js';
 import { runSync } from '../../src/engine/sync.js';
-import { fingerprint } from '../../src/plan/fingerprint.js';
+import { fingerprint } from '../../src/fingerprint.js';
 import { workspaceFor } from '../helpers/index.js';
 import { expectPaced, recordDepartures } from '../helpers/pacing.js';
 import { BATCH_LIMIT, VitallyEmulator, vitallyFault } from '../../sandbox/vitally.js';

@@ -3,7 +3,7 @@
 // type, and the shared destination behaviour. The batch endpoint: vitally-batch.test.ts.
 import { describe, expect, it } from 'vitest';
 import { basicCredential, messageIdFor, vitally } from '../../connectors/vitally/index.js';
-import { fingerprint } from '../../src/plan/fingerprint.js';
+import { fingerprint } from '../../src/fingerprint.js';
 import { sqliteExec } from '../helpers/index.js';
 import { VitallyEmulator, vitallyFault } from '../../sandbox/vitally.js';
 import { describeDestinationContract, setup, type DestinationCase } from './destination-suite.js';

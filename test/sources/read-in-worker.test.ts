@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInWorker, type HashedBatch } from '../../src/sources/read-in-worker.js';
-import { rowHasher } from '../../src/plan/fingerprint.js';
+import { rowHasher } from '../../src/fingerprint.js';
 import { compileMapping } from '../../src/mapping/index.js';
 import { sqliteTable, tempDir, users } from '../helpers/index.js';
 

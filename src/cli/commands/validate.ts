@@ -1,7 +1,7 @@
 // `backflow validate [--connect]`: the config's schema, env vars, references and cron syntax; with
 // --connect, each sync's query is run without reading rows, to find columns the mapping lacks.
 import type { SourceConfig } from '../../config/schema.js';
-import { mappingColumns, missingColumns } from '../../mapping/index.js';
+import { columnsRead, missingColumns } from '../../mapping/index.js';
 import type { SourceReader } from '../../sources/contract.js';
 import { openSource } from '../../sources/index.js';
 import { explainModelError } from '../../dbt/stale.js';
@@ -28,8 +28,7 @@ export async function validateCommand(options: GlobalOptions & { connect?: boole
             readers.set(sync.source, reader);
           }
           const columns = await reader.columns({ query: sync.query, cursorColumn: sync.cursor, cursor: null, batchSize: 1 });
-          const needed = [sync.primaryKey, ...(sync.cursor ? [sync.cursor] : []), ...mappingColumns(sync.mapping)];
-          for (const column of missingColumns(needed, columns)) {
+          for (const column of missingColumns(columnsRead(sync), columns)) {
             problems.push({
               sync: sync.name,
               message: `the ${sync.dbtModel ? `dbt model ${sync.dbtModel.qualifiedName}` : sync.query ? 'query' : 'source'} returns no column "${column}" (it returns: ${columns.join(', ')})`,
