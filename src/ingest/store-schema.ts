@@ -1,8 +1,9 @@
 // The event store file (events.db): its versioned schema, and opening it for writing (ingest) or
 // reading (the segment source). A SQLite file of its own, so ingest and sync state never contend.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
 
 export class EventStoreError extends Error {}
 
@@ -55,50 +56,45 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+const EVENT_STORE: SqliteFileKind = {
+  noun: 'event store',
+  valid: 'Backflow event store',
+  setting: "the segment source's store:",
+  restore: 'Restore it from a backup, or move it aside to start a new one (events not yet synced are lost with it).',
+  fullDisk: 'Free some space: the events it was storing were not acknowledged, so the senders retry them.',
+  error: EventStoreError,
+};
+
+const EVENT_STORE_SCHEMA: VersionedFile = {
+  kind: EVENT_STORE,
+  migrations: MIGRATIONS,
+  tables: ['events', 'profiles', 'identities', 'groups'],
+  writerPragmas: [
+    // FULL: every commit is fsynced before ingest answers 200, so an acknowledged event survives a
+    // crash of the process and of the machine. Group commit keeps that cheap under load.
+    'synchronous = FULL',
+    // The writer re-reads the same hot profiles all day: keep up to 64 MB of pages in memory.
+    'cache_size = -65536',
+  ],
+};
+
 /** Opens the store; `readonly` never creates or migrates it (a missing file is the caller's case). */
 export function openStoreFile(file: string, options: { readonly: boolean }): Database.Database {
-  let db: Database.Database;
-  try {
-    if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
-    db = new Database(file, { readonly: options.readonly, fileMustExist: options.readonly });
-    db.pragma('busy_timeout = 10000');
-    if (!options.readonly) {
-      db.pragma('journal_mode = WAL');
-      // FULL: every commit is fsynced before ingest answers 200, so an acknowledged event survives a
-      // crash of the process and of the machine. Group commit keeps that cheap under load.
-      db.pragma('synchronous = FULL');
-      // The writer re-reads the same hot profiles all day: keep up to 64 MB of pages in memory.
-      db.pragma('cache_size = -65536');
-    }
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      db.close();
+  if (!options.readonly) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (error) {
       throw new EventStoreError(
-        `event store ${file} was written by a newer Backflow (schema ${version}, this one knows ${MIGRATIONS.length}): upgrade Backflow`,
+        `cannot create the event store's folder ${path.dirname(file)}: ${(error as Error).message}; check its permissions, or point the store: setting at another folder`,
       );
     }
-    if (version < MIGRATIONS.length) {
-      if (options.readonly) {
-        db.close();
-        throw new EventStoreError(
-          `event store ${file} has schema ${version}, older than this Backflow's: start backflow ingest (or the daemon) once to migrate it`,
-        );
-      }
-      db.transaction(() => {
-        for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
-        db.pragma(`user_version = ${MIGRATIONS.length}`);
-      }).immediate();
-    }
-    db.prepare('select count(*) from profiles').get();
-  } catch (error) {
-    if (error instanceof EventStoreError) throw error;
-    const code = (error as { code?: string }).code ?? '';
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new EventStoreError(
-        `event store ${file} is not a Backflow event store (${(error as Error).message}); it was not changed. Point the source's store: at another file.`,
-      );
-    }
-    throw new EventStoreError(`cannot open event store ${file}: ${(error as Error).message}. Check its permissions and free disk space.`);
+  }
+  const { db, olderVersion } = openVersioned(file, EVENT_STORE_SCHEMA, options);
+  if (olderVersion !== undefined) {
+    db.close();
+    throw new EventStoreError(
+      `event store ${file} has schema ${olderVersion}, older than this Backflow's: start backflow ingest (or the daemon) once to migrate it`,
+    );
   }
   return db;
 }

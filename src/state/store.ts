@@ -7,6 +7,7 @@ import path from 'node:path';
 import { redact } from '../redact.js';
 import { describeHolder, heartbeatIntervalMs, holderLiveness, pidIsAlive, type LockHolder } from './locks.js';
 import { MIGRATIONS } from './migrations.js';
+import { explainSqliteError, openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
 
 export class StateError extends Error {}
 
@@ -78,74 +79,26 @@ export interface RunRow {
 
 const now = () => new Date().toISOString();
 
-const BUSY_TIMEOUT_MS = 10_000;
 const STATE_TABLES = ['records', 'rejections', 'runs', 'run_issues', 'cursors', 'locks', 'generations', 'mappings'];
 
-/**
- * Schema 0 means a new, empty file. One that already holds tables belongs to another program (a
- * state.path pointing at the wrong file): migrating would write Backflow's tables into it.
- */
-function refuseForeignDatabase(db: Database.Database, file: string): void {
-  const tables = (
-    db.prepare("select name from sqlite_schema where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name").all() as { name: string }[]
-  ).map((row) => row.name);
-  if (tables.length === 0) return;
-  throw new StateError(
-    `state file ${file} is not a Backflow state database: it has no Backflow schema version but holds other tables (${tables.join(', ')}). ` +
-      'It was not changed. Point state.path at a new file, or at the right state file.',
-  );
-}
-const RESTORE = 'Restore it from a backup, or move it aside to start over (every record will be sent again).';
+const STATE_FILE: SqliteFileKind = {
+  noun: 'state file',
+  valid: 'Backflow state database',
+  setting: 'state.path',
+  restore: 'Restore it from a backup, or move it aside to start over (every record will be sent again).',
+  fullDisk: 'Free some space and run again: records confirmed since the last commit are sent again (at-least-once), none is lost.',
+  error: StateError,
+};
 
-function isWritable(folder: string): boolean {
-  try {
-    fs.accessSync(folder, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const STATE_SCHEMA: VersionedFile = {
+  kind: STATE_FILE,
+  migrations: MIGRATIONS,
+  tables: STATE_TABLES,
+  // NORMAL in WAL mode survives a process crash; a power loss may forget the last commits, which
+  // only means re-sending them (at-least-once), never losing an update.
+  writerPragmas: ['synchronous = NORMAL'],
+};
 
-/**
- * A SQLite failure on the state file, said as what it means for the user and what to do; anything
- * else is returned as it is. `opening`: the file was only being opened, so it was not changed.
- */
-function explainStateError(error: unknown, file: string, opening: boolean): unknown {
-  if (error instanceof StateError) return error;
-  const code = String((error as { code?: unknown }).code ?? '');
-  const reason = `${(error as Error).message} (${code})`;
-  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    const kept = opening ? ' It was not changed.' : '';
-    return new StateError(
-      `state file ${file} is ${opening ? 'not a valid Backflow state database' : 'damaged'} (${(error as Error).message}).${kept} ${RESTORE}`,
-    );
-  }
-  if (code.startsWith('SQLITE_READONLY')) {
-    return new StateError(
-      `cannot write state file ${file}: it is read-only (${code}). Check the permissions of the file and its folder, and that its disk is mounted read-write.`,
-    );
-  }
-  if (code === 'SQLITE_FULL') {
-    return new StateError(
-      `cannot write state file ${file}: the disk is full (${code}). Free some space and run again: records confirmed since the last commit are sent again (at-least-once), none is lost.`,
-    );
-  }
-  if (code.startsWith('SQLITE_BUSY')) {
-    return new StateError(
-      `state file ${file} is locked by another process (waited ${BUSY_TIMEOUT_MS / 1000} s for its write lock): another Backflow command or a tool holds a write transaction on it. Run again once it is released.`,
-    );
-  }
-  if (code.startsWith('SQLITE_CANTOPEN') && !isWritable(path.dirname(file))) {
-    return new StateError(
-      `cannot use state file ${file}: its folder is read-only, and SQLite writes its -wal and -shm files next to the file, even to read it (${code}). ` +
-        'Mount the disk read-write, or fix the permissions of the folder.',
-    );
-  }
-  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
-    return new StateError(`cannot use state file ${file}: ${reason}. Check that its folder exists and is writable, and the disk's health.`);
-  }
-  return error;
-}
 /** A consistent copy of the database (with what its WAL holds) in a temp folder; the caller migrates it. */
 function copyToTempFolder(db: Database.Database): string {
   const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'backflow-state-')), 'state.db');
@@ -233,46 +186,20 @@ export class StateStore {
   }
 
   private static connect(file: string, readonly: boolean, displayName = file): StateStore {
-    let db: Database.Database | undefined;
+    const { db, olderVersion } = openVersioned(file, STATE_SCHEMA, { readonly, displayName });
+    if (olderVersion === undefined) return new StateStore(db, displayName);
+    // Reading must not change the file: an older one is read through a migrated copy.
+    let copy: string;
     try {
-      db = new Database(file, { readonly, fileMustExist: readonly });
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const version = db.pragma('user_version', { simple: true }) as number;
-      // Before anything writes to the file (even switching it to WAL).
-      if (version === 0) refuseForeignDatabase(db, displayName);
-      if (!readonly) {
-        db.pragma('journal_mode = WAL');
-        // NORMAL in WAL mode survives a process crash; a power loss may forget the last commits, which
-        // only means re-sending them (at-least-once), never losing an update.
-        db.pragma('synchronous = NORMAL');
-      }
-      if (version > MIGRATIONS.length) {
-        throw new StateError(
-          `state file ${displayName} was written by a newer Backflow (schema ${version}, this one knows ${MIGRATIONS.length}): upgrade Backflow`,
-        );
-      }
-      if (version < MIGRATIONS.length) {
-        if (readonly) {
-          // Reading must not change the file: an older one is read through a migrated copy.
-          const copy = copyToTempFolder(db);
-          db.close();
-          const store = StateStore.connect(copy, false, displayName);
-          store.temporaryCopy = copy;
-          return store.withNote(`state file ${displayName} has schema ${version}; run a sync to migrate it`);
-        }
-        db.transaction(() => {
-          for (const migration of MIGRATIONS.slice(version)) db!.exec(migration);
-          db!.pragma(`user_version = ${MIGRATIONS.length}`);
-        }).immediate();
-      }
-      // A quick structural check (each table's first page): a damaged file must be refused, never
-      // silently reset. Damage deeper in a table is found when it is read, and refused the same way.
-      for (const table of STATE_TABLES) db.prepare(`select * from ${table} limit 1`).get();
+      copy = copyToTempFolder(db);
     } catch (error) {
-      db?.close();
-      throw explainStateError(error, displayName, true);
+      throw explainSqliteError(error, displayName, STATE_FILE, true);
+    } finally {
+      db.close();
     }
-    return new StateStore(db, displayName);
+    const store = StateStore.connect(copy, false, displayName);
+    store.temporaryCopy = copy;
+    return store.withNote(`state file ${displayName} has schema ${olderVersion}; run a sync to migrate it`);
   }
 
   /** A message about the state worth telling the user (e.g. an unmigrated file read through a copy). */
@@ -295,7 +222,7 @@ export class StateStore {
     try {
       return work();
     } catch (error) {
-      throw explainStateError(error, this.file, false);
+      throw explainSqliteError(error, this.file, STATE_FILE, false);
     }
   }
 
