@@ -3,7 +3,8 @@
 import { once } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
 import { outputLine, runCli, spawnCli, tempDir, writeFile } from './helpers/index.js';
 import { NO_SYNCS, post, segmentConfig, WRITE_KEY } from './helpers/segment.js';
 

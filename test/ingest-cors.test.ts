@@ -5,7 +5,8 @@
 import { Analytics } from '@segment/analytics-node';
 import Database from 'better-sqlite3';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
 import { MAX_PENDING_EVENTS, MAX_PENDING_REQUESTS } from '../src/ingest/limits.js';
 import { checkMessage } from '../src/ingest/messages.js';
 import { EventStore, StoreOverloaded } from '../src/ingest/store.js';

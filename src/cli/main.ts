@@ -1,10 +1,7 @@
 #!/usr/bin/env node
 // The `backflow` command line: parses arguments, runs a command, and alone decides the exit code.
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, formatIssue } from '../config/load.js';
-import { UsageError } from '../engine/workspace.js';
-import { PlanFileError } from '../plan/plan-file.js';
-import { StateError } from '../state/store.js';
+import { BackflowError, ConfigError, formatIssue } from '../errors.js';
 import { dropOutputWhenStdoutCloses, printError, printJson } from './output.js';
 import { addCommandHelp } from './help.js';
 import { packageVersion } from './version.js';
@@ -155,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
       if (error instanceof ConfigError) {
         if (json) printJson({ error: 'invalid config', issues: error.issues });
         else for (const issue of error.issues) printError(formatIssue(issue));
-      } else if (error instanceof UsageError || error instanceof StateError || error instanceof PlanFileError) {
+      } else if (error instanceof BackflowError) {
         if (json) printJson({ error: error.message });
         else printError(`error: ${error.message}`);
       } else {

@@ -6,32 +6,12 @@ import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit, type Docume
 import { z } from 'zod';
 import { connectorFor } from '../../connectors/index.js';
 import { resolveModels } from '../dbt/config.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { DbtManifest } from '../dbt/manifest.js';
 import { sourceTypeFor } from '../sources/index.js';
 import { interpolate } from './env.js';
 import { referenceIssues } from './references.js';
 import { configSchema, type Config } from './schema.js';
-
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  column: number;
-  /** Dotted path in the config, e.g. syncs[0].mapping.country. */
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
-export function formatIssue(issue: ConfigIssue): string {
-  const where = `${issue.file}:${issue.line}:${issue.column}`;
-  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
-}
 
 export interface LoadedConfig {
   config: Config;

@@ -2,7 +2,8 @@
 // the config on SIGHUP (or, started from a terminal, stops on it: the terminal went away), and on
 // SIGTERM/SIGINT lets in-flight requests finish before it exits.
 import { AlertNotifier } from '../alerts/notifier.js';
-import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
+import { ConfigError, formatIssue } from '../errors.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { logger as rootLogger, type Logger } from '../log.js';

@@ -6,7 +6,8 @@ import type { SyncConfig } from '../config/schema.js';
 import { runSync, type RunCounts } from '../engine/sync.js';
 import type { Workspace } from '../engine/workspace.js';
 import { runLogger, type Logger } from '../log.js';
-import { StateStore, SyncLockedError } from '../state/store.js';
+import { SyncLockedError } from '../errors.js';
+import { StateStore } from '../state/store.js';
 import type { DaemonMetrics } from './metrics.js';
 
 interface ActiveRun {

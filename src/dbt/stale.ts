@@ -1,7 +1,7 @@
 // A model's relation missing from the warehouse (the manifest is stale, or dbt never built it here):
 // the source's own error, plus which model and relation the sync read and what to do.
 import type { SyncConfig } from '../config/schema.js';
-import { SourceError } from '../sources/index.js';
+import { SourceError } from '../errors.js';
 
 /**
  * How each engine says a relation (or its schema or database) is not there: SQLite, PostgreSQL

@@ -65,8 +65,6 @@ export interface SyncOptions {
   onLockLost?: (why: string) => void;
 }
 
-export class SyncStopped extends Error {}
-
 /**
  * Records failed in a row (each after every retry) that mean the destination is down, not that a
  * few records are unlucky: the run stops instead of spending the backoff of every remaining record.

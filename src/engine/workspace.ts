@@ -6,9 +6,8 @@ import { connectorFor } from '../../connectors/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
+import { UsageError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
-
-export class UsageError extends Error {}
 
 export class Workspace {
   constructor(

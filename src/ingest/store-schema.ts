@@ -3,9 +3,8 @@
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { StateError } from '../errors.js';
 import { openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
-
-export class EventStoreError extends Error {}
 
 // PRAGMA user_version counts the migrations applied; a released migration is never edited.
 const MIGRATIONS: readonly string[] = [
@@ -62,7 +61,7 @@ const EVENT_STORE: SqliteFileKind = {
   setting: "the segment source's store:",
   restore: 'Restore it from a backup, or move it aside to start a new one (events not yet synced are lost with it).',
   fullDisk: 'Free some space: the events it was storing were not acknowledged, so the senders retry them.',
-  error: EventStoreError,
+  error: StateError,
 };
 
 const EVENT_STORE_SCHEMA: VersionedFile = {
@@ -84,7 +83,7 @@ export function openStoreFile(file: string, options: { readonly: boolean }): Dat
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
     } catch (error) {
-      throw new EventStoreError(
+      throw new StateError(
         `cannot create the event store's folder ${path.dirname(file)}: ${(error as Error).message}; check its permissions, or point the store: setting at another folder`,
       );
     }
@@ -92,7 +91,7 @@ export function openStoreFile(file: string, options: { readonly: boolean }): Dat
   const { db, olderVersion } = openVersioned(file, EVENT_STORE_SCHEMA, options);
   if (olderVersion !== undefined) {
     db.close();
-    throw new EventStoreError(
+    throw new StateError(
       `event store ${file} has schema ${olderVersion}, older than this Backflow's: start backflow ingest (or the daemon) once to migrate it`,
     );
   }

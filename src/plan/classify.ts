@@ -2,6 +2,7 @@
 // retry), and at the end of a full read, each record sent before but not read is `removed`.
 // Used by both `plan` and `sync`, so what plan shows is what sync does.
 import type { Connector } from '../../connectors/contract.js';
+import { SourceError } from '../errors.js';
 import type { MappingValue } from '../config/schema.js';
 import { columnsRead, compileMapping, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
@@ -66,12 +67,6 @@ export interface ClassifierOptions {
   refreshRowHashes: boolean;
 }
 
-/**
- * The source no longer returns a column the sync reads (dropped or renamed in the warehouse). Sending
- * on would strip that field from every record (or key every record as null): the run stops first.
- */
-export class MissingColumnError extends Error {}
-
 export class Classifier {
   private readonly mapper: Mapper;
   private columnsChecked = false;
@@ -85,7 +80,7 @@ export class Classifier {
     this.recordsBefore = options.state.recordCount(options.sync);
   }
 
-  /** Throws MissingColumnError when `row` lacks a column the key, cursor or mapping reads. */
+  /** Throws a SourceError when `row` lacks a column the key, cursor or mapping reads. */
   private checkColumns(row: Row): void {
     this.checkColumnNames(Object.keys(row));
   }
@@ -97,7 +92,8 @@ export class Classifier {
     const missing = missingColumns(columnsRead({ primaryKey, cursor: cursorColumn, mapping }), present);
     if (missing.length === 0) return;
     const role = (column: string) => (column === primaryKey ? 'the primaryKey' : column === cursorColumn ? 'the cursor' : 'the mapping');
-    throw new MissingColumnError(
+    // Sending on would strip that field from every record (or key every record as null): stop first.
+    throw new SourceError(
       `sync "${sync}": the source returned no column ${missing.map((column) => `"${column}" (read by ${role(column)})`).join(', ')}; ` +
         `it returned ${present.join(', ')}. Was it dropped or renamed? Fix the query or the mapping; nothing was sent.`,
     );

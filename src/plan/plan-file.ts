@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Config } from '../config/schema.js';
+import { UsageError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { PlannedRecord } from './classify.js';
 import { canonicalJson } from '../fingerprint.js';
@@ -41,7 +42,7 @@ export class PlanFileWriter {
     try {
       this.fd = fs.openSync(file, 'w', 0o600);
     } catch (error) {
-      throw new PlanFileError(`cannot write the plan to ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
+      throw new UsageError(`cannot write the plan to ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
     }
     this.line(header);
   }
@@ -60,8 +61,6 @@ export class PlanFileWriter {
     fs.closeSync(this.fd);
   }
 }
-
-export class PlanFileError extends Error {}
 
 /** What the user does about a plan file the system refused, in words. */
 function fileProblem(error: NodeJS.ErrnoException, file: string): string {
@@ -89,19 +88,19 @@ export async function readPlanHeader(file: string): Promise<PlanHeader> {
     if (stat.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
     fs.accessSync(file, fs.constants.R_OK);
   } catch (error) {
-    throw new PlanFileError(`cannot read the plan ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
+    throw new UsageError(`cannot read the plan ${file}: ${fileProblem(error as NodeJS.ErrnoException, file)}`);
   }
   for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
     let header: PlanHeader;
     try {
       header = JSON.parse(line) as PlanHeader;
     } catch {
-      throw new PlanFileError(`${file}:1: not a Backflow plan file (the first line is not JSON)`);
+      throw new UsageError(`${file}:1: not a Backflow plan file (the first line is not JSON)`);
     }
-    if (header.format !== PLAN_FORMAT) throw new PlanFileError(`${file}:1: not a Backflow plan file (expected format ${PLAN_FORMAT})`);
+    if (header.format !== PLAN_FORMAT) throw new UsageError(`${file}:1: not a Backflow plan file (expected format ${PLAN_FORMAT})`);
     return header;
   }
-  throw new PlanFileError(`${file}: empty file, not a Backflow plan`);
+  throw new UsageError(`${file}: empty file, not a Backflow plan`);
 }
 
 /** Streams the records of one sync from a plan file, in batches. */
@@ -115,7 +114,7 @@ export async function* readPlanRecords(file: string, sync: string, batchSize = 5
     try {
       entry = JSON.parse(line) as PlanLine;
     } catch {
-      throw new PlanFileError(`${file}:${lineNumber}: damaged plan line (not JSON); make the plan again`);
+      throw new UsageError(`${file}:${lineNumber}: damaged plan line (not JSON); make the plan again`);
     }
     if (entry.sync !== sync) continue;
     batch.push(entry.record);

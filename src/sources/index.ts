@@ -1,4 +1,5 @@
 // The registry of source types, keyed by the `type` used in the config.
+import { SourceError } from '../errors.js';
 import type { SourceReader, SourceType } from './contract.js';
 import { duckdbSource } from './duckdb.js';
 import { mysqlSource } from './mysql.js';
@@ -22,9 +23,7 @@ export function sourceTypeFor(type: string): SourceType {
   return source;
 }
 
-/** An error from a source, prefixed with the source it came from: `source "warehouse" (mysql): …`. */
-export class SourceError extends Error {}
-
+/** An error from a source is a SourceError prefixed with the source it came from: `source "warehouse" (mysql): …`. */
 function labelled(error: unknown, label: string): SourceError {
   if (error instanceof SourceError) return error;
   return new SourceError(`${label}: ${(error as Error).message ?? String(error)}`, { cause: error });

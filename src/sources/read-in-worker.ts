@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ReadRequest, Row } from './contract.js';
-import { SourceError } from './index.js';
+import { SourceError } from '../errors.js';
 
 /** A batch of rows with each row's hash (see rowHasher). */
 export interface HashedBatch {

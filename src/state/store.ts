@@ -9,10 +9,7 @@ import { describeHolder, heartbeatIntervalMs, holderLiveness, pidIsAlive, type L
 import { MIGRATIONS } from './migrations.js';
 import { explainSqliteError, openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
 
-export class StateError extends Error {}
-
-/** The sync is running in another process (or another run of this one). */
-export class SyncLockedError extends StateError {}
+import { StateError, SyncLockedError } from '../errors.js';
 
 export interface LockOptions {
   /** A lock whose heartbeat is older than this is taken over. */

@@ -1,7 +1,8 @@
 // The alerts: section of a config: defaults, every mistake reported at its file:line:column with what
 // to write instead, and the alert URL and signing secret treated as secrets from the start.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { runCli, tempDir, writeFile } from '../helpers/index.js';
 
 const SLACK_URL = 'https://hooks.slack.com/services/T0SECRET/B0SECRET/zq8Wv3Kp6Lx2Nd5Rt7Ym9Hc4';

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { runCli, sqliteTable, tempDir, users, writeFile } from '../helpers/index.js';
 import { manifest, writeManifest, withSchemaVersion, runResults, type ModelSpec } from './artifacts.js';
 import { dbtConfig, modelSync } from './config-text.js';

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { planSync } from '../../src/engine/plan.js';
 import { runSync } from '../../src/engine/sync.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';

@@ -6,7 +6,7 @@ import { alertMessage, sampleReport } from '../../alerts/message.js';
 import { alertRequest } from '../../alerts/request.js';
 import { deliver, type Delivery } from '../../alerts/send.js';
 import { unknownName } from '../../config/closest.js';
-import { UsageError } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 import { load, type GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 

@@ -3,7 +3,8 @@
 import type { SyncConfig } from '../../config/schema.js';
 import { DbtArtifactError } from '../../dbt/artifact.js';
 import { DbtRunResults, type SkipReason } from '../../dbt/run-results.js';
-import { UsageError, type Workspace } from '../../engine/workspace.js';
+import type { Workspace } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 
 export interface SkippedSync {
   sync: string;

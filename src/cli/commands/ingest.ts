@@ -1,6 +1,6 @@
 // `backflow ingest`: serves only the Segment-compatible endpoints of the config's segment sources,
 // until SIGINT or SIGTERM; then it stops accepting, finishes what is in flight, and exits.
-import { UsageError } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 import { startIngest } from '../../ingest/index.js';
 import { load, type GlobalOptions } from '../context.js';
 import { n, print, printError, printJson } from '../output.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { connectorFor, connectors } from '../../../connectors/index.js';
-import { UsageError } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 import type { GlobalOptions } from '../context.js';
 import { print, printJson } from '../output.js';
 

@@ -1,6 +1,6 @@
 // `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state, without
 // connecting anywhere (so without the variables of sources, destinations and alerts).
-import { UsageError } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 import { canAsk, confirm } from '../confirm.js';
 import { withStateOnly, type GlobalOptions } from '../context.js';
 import { n, print, printError, printJson, table } from '../output.js';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sandboxFor, sandboxTypes, type SandboxEmulator } from '../../../sandbox/index.js';
 import type { ConfigOverrides } from '../../config/load.js';
-import { UsageError } from '../../engine/workspace.js';
+import { UsageError } from '../../errors.js';
 import { load, SANDBOX_ENV, type GlobalOptions } from '../context.js';
 import { n, print, printError, printJson } from '../output.js';
 
