@@ -9,7 +9,8 @@ import { buildWarehouse } from '../demo/warehouse.js';
 import { parseConfig } from '../src/config/load.js';
 import { planSync } from '../src/engine/plan.js';
 import { Workspace } from '../src/engine/workspace.js';
-import { StateStore, type Confirmation } from '../src/state/store.js';
+import type { Confirmation } from '../src/state/contract.js';
+import { StateStore } from '../src/state/store.js';
 
 export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const API_KEY = 'pk_test_bench';
@@ -126,7 +127,7 @@ export async function seedState(configFile: string): Promise<number> {
     await planSync(workspace, workspace.syncNamed('users'), {
       show: 0,
       onSendable: (record) => {
-        buffer.push({ key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash, sourceHash: record.sourceHash });
+        buffer.push({ key: record.key, fingerprint: record.fingerprint, payload: record.payload, rowHash: record.rowHash, sourceHash: record.sourceHash });
         count++;
         if (buffer.length >= 10_000) {
           state.commitConfirmed('users', null, buffer);

@@ -9,6 +9,7 @@ import { runSync } from '../src/engine/sync.js';
 import type { Workspace } from '../src/engine/workspace.js';
 import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import { gamifyConfig, sqliteExec, sqliteRows, sqliteTable, tempDir, users, workspaceFor } from './helpers/index.js';
+import type { SendableRecord } from '../src/plan/classify.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -110,9 +111,9 @@ describe.each([
     const plan = await planSync(workspace, sync());
     expect(plan.counts).toEqual({ added: 0, changed: 2, unchanged: 6, removed: 1, invalid: 1, retry: 0 });
     const byKey = Object.fromEntries(plan.records.map((record) => [record.key, record]));
-    expect(byKey['2'].changes).toEqual([{ field: 'tags.plan', old: 'pro', new: 'enterprise' }]);
+    expect((byKey['2'] as SendableRecord).changes).toEqual([{ field: 'tags.plan', old: 'pro', new: 'enterprise' }]);
     // A null leaves the field out of the payload: the diff shows it absent, nothing is wiped.
-    expect(byKey['3'].changes).toEqual([{ field: 'displayName', old: 'User 3' }]);
+    expect((byKey['3'] as SendableRecord).changes).toEqual([{ field: 'displayName', old: 'User 3' }]);
     expect(byKey['4'].class).toBe('removed');
     expect(byKey['5']).toMatchObject({ class: 'invalid', reason: 'country: must be an ISO 3166-1 alpha-2 code such as NG, US or GB (got "ZZ")' });
     expect(emulator.received).toHaveLength(10);
@@ -186,7 +187,7 @@ describe.each([
     const remapped = workspaceFor(gamifyConfig({ url: emulator.url, source: warehouse.source(), query: warehouse.query, mapping }), dir);
     const plan = await planSync(remapped, remapped.syncNamed('users'));
     expect(plan.counts).toMatchObject({ changed: 10, unchanged: 0 });
-    expect(plan.records[0].changes).toEqual([{ field: 'source', new: 'organic' }]);
+    expect((plan.records[0] as SendableRecord).changes).toEqual([{ field: 'source', new: 'organic' }]);
   });
 
   it('finds duplicates of rows already synced, in one batch and across batches', async () => {

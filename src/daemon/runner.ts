@@ -3,6 +3,7 @@
 import { crashReport, runReport } from '../alerts/message.js';
 import type { AlertNotifier } from '../alerts/notifier.js';
 import type { SyncConfig } from '../config/schema.js';
+import type { RunLedger } from '../engine/ledger.js';
 import { runSync, type RunCounts } from '../engine/sync.js';
 import type { Workspace } from '../engine/workspace.js';
 import { runLogger, type Logger } from '../log.js';
@@ -16,7 +17,8 @@ interface ActiveRun {
   /** Each run has its own state connection: SQLite's per-run temp tables live on a connection. */
   state: StateStore;
   log: Logger;
-  runId?: number;
+  /** The run's ledger, once its lock is held and the run recorded. */
+  ledger?: RunLedger;
   counts?: RunCounts;
   done?: Promise<void>;
 }
@@ -59,9 +61,9 @@ export class Runner {
     try {
       const summary = await runSync(workspace, sync, {
         signal: run.controller.signal,
-        onStart: (runId) => {
-          run.runId = runId;
-          run.log = runLogger(sync.name, runId, this.log);
+        onStart: (ledger) => {
+          run.ledger = ledger;
+          run.log = runLogger(sync.name, ledger.id, this.log);
           this.metrics.runStarted(sync.name);
           run.log.info('run started');
         },
@@ -120,8 +122,8 @@ export class Runner {
    */
   abandon(reason: string): void {
     for (const run of this.active.values()) {
-      if (run.runId !== undefined) run.state.finishRun(run.runId, 'interrupted', { ...(run.counts ?? {}) }, reason);
-      run.state.releaseLock(run.sync);
+      if (run.ledger) run.ledger.finish('interrupted', { ...(run.counts ?? {}) }, reason);
+      else run.state.releaseLock(run.sync);
       run.log.warn({ reason }, 'run abandoned: unconfirmed records go out on the next run');
     }
   }

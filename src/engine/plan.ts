@@ -3,7 +3,8 @@ import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
 import { BatchGrouper, batchingOf, batchItem } from '../delivery/batches.js';
 import { readInWorker, type HashedBatch } from '../sources/read-in-worker.js';
-import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass } from '../plan/classify.js';
+import { Classifier, isSendable, RECORD_CLASSES, type PlannedRecord, type RecordClass, type SendableRecord } from '../plan/classify.js';
+import type { RunReads } from '../state/contract.js';
 import { readPushdown, type ClassifiedBatch } from './pushdown.js';
 import { fingerprint } from '../fingerprint.js';
 import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
@@ -40,7 +41,7 @@ export interface PlanOptions {
   /** How many records to list with their diffs (the counts always cover all). */
   show?: number;
   /** Receives every sendable record (to save a plan file), in order. */
-  onSendable?: (record: PlannedRecord) => void;
+  onSendable?: (record: SendableRecord) => void;
 }
 
 export function emptyCounts(): Record<RecordClass, number> {
@@ -63,17 +64,20 @@ export function mappingChanged(workspace: Workspace, sync: SyncConfig): boolean 
   return stored !== null && stored !== mappingHash(workspace, sync) && workspace.state.recordCount(sync.name) > 0;
 }
 
-/** The classifier of a sync's rows, over the workspace's state (shared by plan and sync; only sync writes). */
-export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt: string, mode: 'plan' | 'sync'): Classifier {
+/**
+ * The classifier of a sync's rows (shared by plan and sync): it reads what the workspace's state
+ * knows, and notes the keys it reads in `reads` (the run's, or the plan's own).
+ */
+export function classifierFor(workspace: Workspace, sync: SyncConfig, startedAt: string, reads: RunReads): Classifier {
   return new Classifier({
     sync: sync.name,
     primaryKey: sync.primaryKey,
     cursorColumn: sync.cursor,
     mapping: sync.mapping,
     connector: workspace.connectorOf(sync),
-    state: workspace.state,
+    known: workspace.state,
+    reads,
     startedAt,
-    refreshRowHashes: mode === 'sync',
   });
 }
 
@@ -87,7 +91,7 @@ export function classifiedReads(workspace: Workspace, sync: SyncConfig, classifi
 }
 
 async function* classifyRows(batches: AsyncIterable<HashedBatch>, classifier: Classifier): AsyncGenerator<ClassifiedBatch> {
-  for await (const batch of batches) yield { read: batch.rows.length, records: classifier.classify(batch) };
+  for await (const batch of batches) yield { read: batch.rows.length, ...classifier.classify(batch) };
 }
 
 /** The sync's rows from its source, past `cursor` (null: every row), in hashed batches. */
@@ -123,9 +127,9 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
   };
   const batching = batchingOf(workspace.connectorOf(sync), workspace.destinationConfig(sync));
   const grouper = batching ? new BatchGrouper<true>(batching) : undefined;
-  const countRequest = (record: PlannedRecord) => {
+  const countRequest = (record: SendableRecord) => {
     if (!batching || !grouper) return void plan.requests++;
-    const context = { sync: sync.name, key: record.key, fingerprint: record.fingerprint!, changedAt: record.changedAt };
+    const context = { sync: sync.name, key: record.key, fingerprint: record.fingerprint, changedAt: record.changedAt };
     plan.requests += grouper.add(true, batchItem(batching, record.payload, context).bytes).length;
   };
   // Sendable records are listed before invalid ones: what will be sent matters first.
@@ -138,16 +142,17 @@ export async function planSync(workspace: Workspace, sync: SyncConfig, options: 
     if (isSendable(record)) {
       countRequest(record);
       options.onSendable?.(record);
+      for (const change of record.changes ?? []) changedFields.set(change.field, (changedFields.get(change.field) ?? 0) + 1);
     }
-    for (const change of record.changes ?? []) changedFields.set(change.field, (changedFields.get(change.field) ?? 0) + 1);
     if (record.class === 'unchanged') return;
     if (record.class === 'invalid') {
-      reasons.add(record.reasonGroup ?? record.reason ?? 'invalid', record.key, record.reason ?? 'invalid');
+      reasons.add(record.reasonGroup, record.key, record.reason);
       if (invalidListed.length < show) invalidListed.push(record);
     } else if (listed.length < show) listed.push(record);
   };
 
-  const classifier = classifierFor(workspace, sync, new Date().toISOString(), 'plan');
+  // Plan reads and notes the keys it reads, and drops what classification would write.
+  const classifier = classifierFor(workspace, sync, new Date().toISOString(), state.readsForRun());
   for await (const batch of classifiedReads(workspace, sync, classifier, cursor)) {
     for (const record of batch.records) note(record);
   }

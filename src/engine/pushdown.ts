@@ -12,7 +12,7 @@ import { hash } from 'node:crypto';
 import type { SyncConfig } from '../config/schema.js';
 import { explainModelReads } from '../dbt/stale.js';
 import { mappingColumns } from '../mapping/index.js';
-import type { Classifier, PlannedRecord } from '../plan/classify.js';
+import type { Classified, Classifier } from '../plan/classify.js';
 import { canonicalJson, rowHasher } from '../fingerprint.js';
 import type { PushdownSession } from '../sources/contract.js';
 import { openSource } from '../sources/index.js';
@@ -26,10 +26,9 @@ const PUSHDOWN_SCHEME = 'backflow-pushdown/1';
  */
 export const FETCH_KEYS = 50_000;
 
-/** Records classified so far, and how many source rows pass 1 read for them. */
-export interface ClassifiedBatch {
+/** Records classified so far, the state writes found, and how many source rows pass 1 read for them. */
+export interface ClassifiedBatch extends Classified {
   read: number;
-  records: PlannedRecord[];
 }
 
 /** The salt that gives a stored source hash its meaning (see above). */
@@ -64,7 +63,7 @@ async function* twoPasses(workspace: Workspace, sync: SyncConfig, classifier: Cl
         for (let start = 0; start < rows.length; start += sync.batchSize) {
           const batch = rows.slice(start, start + sync.batchSize);
           const sourceHashes = hashes.slice(start, start + sync.batchSize).map((value) => salt + value);
-          yield { read: 0, records: classifier.classifyFetched({ rows: batch, rowHashes: batch.map(rowHash) }, sourceHashes) };
+          yield { read: 0, ...classifier.classifyFetched({ rows: batch, rowHashes: batch.map(rowHash) }, sourceHashes) };
         }
       };
       for await (const { keys, keyTexts, hashes } of session.keyHashes(sync.batchSize)) {
@@ -73,7 +72,7 @@ async function* twoPasses(workspace: Workspace, sync: SyncConfig, classifier: Cl
           hashes.map((value) => salt + value),
         );
         for (const index of toFetch) pending.push(keyTexts[index]);
-        yield { read: keys.length, records: settled };
+        yield { read: keys.length, records: settled, writes: { rowHashes: [], sourceHashes: [] } };
         if (pending.length >= FETCH_KEYS) yield* fetch();
       }
       if (pending.length > 0) yield* fetch();

@@ -4,12 +4,12 @@ import type { SyncConfig } from '../config/schema.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGrouper, batchItem } from '../delivery/batches.js';
 import type { BatchEntry, SendResult } from '../delivery/destination.js';
-import { isSendable, type PlannedRecord } from '../plan/classify.js';
+import { isSendable, type PlannedRecord, type SendableRecord } from '../plan/classify.js';
 import type { SendContext } from '../../connectors/contract.js';
-import type { Confirmation, Rejection, RunOutcome } from '../state/store.js';
+import type { RunOutcome } from '../state/contract.js';
 import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
+import { beginRun, type RunLedger } from './ledger.js';
 import { classifiedReads, classifierFor, emptyCounts, mappingHash, readsEverything } from './plan.js';
-import { compareCursors } from '../sources/values.js';
 import type { Workspace } from './workspace.js';
 
 export interface RunCounts {
@@ -55,11 +55,11 @@ export interface RunSummary {
 export interface SyncOptions {
   full?: boolean;
   /** Send these planned records instead of reading the source (a saved plan). */
-  planned?: AsyncIterable<PlannedRecord[]>;
+  planned?: AsyncIterable<SendableRecord[]>;
   /** Stops feeding new records; in-flight requests finish and are committed. */
   signal?: AbortSignal;
-  /** Called once the run is recorded (the lock is held), with its id and its live counts. */
-  onStart?: (runId: number, counts: Readonly<RunCounts>) => void;
+  /** Called once the run is recorded (the lock is held), with its ledger and its live counts. */
+  onStart?: (ledger: RunLedger, counts: Readonly<RunCounts>) => void;
   onProgress?: (counts: RunCounts) => void;
   /** Called once if another process took the sync's lock over, or it was unlocked by force: the run stops feeding. */
   onLockLost?: (why: string) => void;
@@ -76,84 +76,6 @@ export function failuresInARowToStop(concurrency: number): number {
 /** Pause between rounds of reading a run's background jobs (each read also waits its rate-limit turn). */
 const JOB_POLL_INTERVAL_MS = 1000;
 
-/** Buffers state writes and commits them together once the current burst of answers is in. */
-/** How often a running run's counts are written to the state for `backflow status`. */
-const LIVE_COUNTS_INTERVAL_MS = 1000;
-
-class Committer {
-  private confirmations: Confirmation[] = [];
-  private pending = new Map<string, Confirmation[]>();
-  private issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[] = [];
-  private confirmedKeys: string[] = [];
-  private scheduled = false;
-  /** The first commit that failed (disk full, file gone read-only): the run must stop sending. */
-  failure?: Error;
-
-  constructor(
-    private readonly workspace: Workspace,
-    private readonly sync: string,
-    private readonly runId: number,
-    private readonly onFailure: () => void,
-  ) {}
-
-  confirmed(record: PlannedRecord): void {
-    this.confirmations.push(confirmationOf(record));
-    this.confirmedKeys.push(record.key);
-    this.schedule();
-  }
-
-  /** A record the vendor took as background job `jobId`: kept pending, not confirmed. */
-  pendingOn(jobId: string, record: PlannedRecord): void {
-    const records = this.pending.get(jobId) ?? [];
-    records.push(confirmationOf(record));
-    this.pending.set(jobId, records);
-    this.schedule();
-  }
-
-  issue(issue: Rejection & { class: 'rejected' | 'failed' | 'invalid' }): void {
-    this.issues.push(issue);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  /**
-   * Commits what is buffered. Never throws (it runs from setImmediate): a failure is kept, the run
-   * told to stop, and the uncommitted confirmations are simply sent again next run.
-   */
-  flush(): void {
-    this.scheduled = false;
-    const { state } = this.workspace;
-    const confirmations = this.confirmations;
-    const confirmedKeys = this.confirmedKeys;
-    const issues = this.issues;
-    const pending = this.pending;
-    this.pending = new Map();
-    this.confirmations = [];
-    this.confirmedKeys = [];
-    this.issues = [];
-    if (this.failure) return;
-    try {
-      state.commitConfirmed(this.sync, this.runId, confirmations);
-      state.markSeenOk(confirmedKeys);
-      state.recordIssues(this.sync, this.runId, issues);
-      for (const [jobId, records] of pending) state.recordPending(this.sync, this.runId, jobId, records);
-    } catch (error) {
-      this.failure = error as Error;
-      this.onFailure();
-    }
-  }
-}
-
-/** What state keeps of a sent record: confirmed at once, or once its background job completes. */
-function confirmationOf(record: PlannedRecord): Confirmation {
-  return { key: record.key, fingerprint: record.fingerprint!, payload: record.payload, rowHash: record.rowHash, sourceHash: record.sourceHash };
-}
-
 export async function runSync(workspace: Workspace, sync: SyncConfig, options: SyncOptions = {}): Promise<RunSummary> {
   const { state } = workspace;
   const startedAt = Date.now();
@@ -163,21 +85,20 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   // Aborted when the run must stop feeding (a stop outcome, the caller's signal, a lost lock), so
   // records still queued behind the destination's gate are never sent.
   const halt = new AbortController();
-  state.acquireLock(sync.name, {
-    expiryMs: workspace.config.state.lockExpirySeconds * 1000,
-    onLost: (why) => {
+  const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
+  const ledger = beginRun(state, sync.name, {
+    full: Boolean(options.full),
+    lockExpiryMs: workspace.config.state.lockExpirySeconds * 1000,
+    onLockLost: (why) => {
       lockLost ??= why;
       halt.abort();
       options.onLockLost?.(why);
     },
+    onCommitFailure: () => halt.abort(),
+    // `backflow status` (another process) shows a running run's counts until the run is recorded.
+    liveCounts: () => ({ ...counts }),
   });
-  const runId = state.startRun(sync.name, Boolean(options.full));
-  const counts: RunCounts = { ...emptyCounts(), sent: 0, rejected: 0, failed: 0, read: 0 };
-  options.onStart?.(runId, counts);
-  // `backflow status` (another process) shows a running run's counts: they are written to its row
-  // every second until the run is recorded.
-  const liveCounts = setInterval(() => state.recordLiveCounts(runId, { ...counts }), LIVE_COUNTS_INTERVAL_MS);
-  liveCounts.unref();
+  options.onStart?.(ledger, counts);
   const rejections: RunSummary['rejections'] = [];
   const invalid: RunSummary['invalid'] = [];
   const rejectionReasons = new ReasonGroups();
@@ -197,21 +118,20 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   // Bound memory: at most two requests' worth per slot are queued behind the gate.
   const maxQueued = destination.concurrency * 2;
   const stopped = () => halt.signal.aborted;
-  const committer = new Committer(workspace, sync.name, runId, () => halt.abort());
   options.signal?.addEventListener('abort', () => halt.abort(), { once: true });
   if (options.signal?.aborted) halt.abort();
 
   // Settles one record on its own: committed once confirmed, recorded as an issue otherwise.
-  const settle = (record: PlannedRecord, result: SendResult) => {
+  const settle = (record: SendableRecord, result: SendResult) => {
     switch (result.kind) {
       case 'sent':
         counts.sent++;
-        committer.confirmed(record);
+        ledger.confirmed(record);
         break;
       case 'skipped':
         return;
       case 'pending':
-        committer.pendingOn(result.jobId, record);
+        ledger.pendingOn(result.jobId, record);
         break;
       case 'stop':
       case 'rejected':
@@ -225,7 +145,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         counts[kind]++;
         if (rejections.length < 10) rejections.push({ key: record.key, reason: result.reason });
         rejectionReasons.add(result.reason, record.key, result.reason);
-        committer.issue({ key: record.key, fingerprint: record.fingerprint!, status: result.status, reason: result.reason, class: kind });
+        ledger.issue({ key: record.key, fingerprint: record.fingerprint, status: result.status, reason: result.reason, class: kind });
         break;
       }
     }
@@ -233,7 +153,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   // One request's records settled, then counted as one request: a destination whose requests keep
   // failing after every retry is down, whether each carries one record or a batch.
-  const settleRequest = (records: PlannedRecord[], results: SendResult[]) => {
+  const settleRequest = (records: SendableRecord[], results: SendResult[]) => {
     records.forEach((record, index) => settle(record, results[index]));
     const answered = results.filter((result) => result.kind !== 'skipped');
     if (answered.length === 0) return;
@@ -250,10 +170,10 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     options.onProgress?.(counts);
   };
 
-  const contextOf = (record: PlannedRecord): SendContext => ({
+  const contextOf = (record: SendableRecord): SendContext => ({
     sync: sync.name,
     key: record.key,
-    fingerprint: record.fingerprint!,
+    fingerprint: record.fingerprint,
     changedAt: record.changedAt,
   });
 
@@ -270,8 +190,8 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   };
 
   const batching = destination.batching;
-  const grouper = batching ? new BatchGrouper<{ record: PlannedRecord; entry: BatchEntry }>(batching) : undefined;
-  const sendGroup = async (group: { record: PlannedRecord; entry: BatchEntry }[]) => {
+  const grouper = batching ? new BatchGrouper<{ record: SendableRecord; entry: BatchEntry }>(batching) : undefined;
+  const sendGroup = async (group: { record: SendableRecord; entry: BatchEntry }[]) => {
     if (group.length === 0) return;
     const records = group.map((member) => member.record);
     await dispatch(() =>
@@ -291,13 +211,12 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
 
   /**
    * Reads the sync's background jobs, oldest first, until none is left or `waitMs` has passed (0: one
-   * round): a completed job commits its records, a failed one leaves them all due (failed). Before
-   * the source is read (`afterReading` false) the cursor's bookkeeping does not exist yet.
+   * round): a completed job commits its records, a failed one leaves them all due (failed).
    */
-  const settleJobs = async (waitMs: number, afterReading: boolean) => {
+  const settleJobs = async (waitMs: number) => {
     const until = Date.now() + waitMs;
     for (;;) {
-      committer.flush();
+      ledger.flush();
       const open = state.pendingJobs(sync.name);
       for (const jobId of open) {
         if (stopped()) return;
@@ -309,12 +228,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
         }
         if (job.kind !== 'completed' && job.kind !== 'failed') continue;
         const reason = job.kind === 'failed' ? `background job ${jobId} failed: ${job.reason}` : '';
-        const keys = state.settleJob(sync.name, runId, jobId, job.kind === 'completed' ? job : { kind: 'failed', reason });
-        if (job.kind === 'completed') {
-          counts.sent += keys.length;
-          // Read this run: confirmed now, so they no longer hold the cursor back.
-          if (afterReading) state.markSeenOk(keys);
-        } else {
+        const keys = ledger.settleJob(jobId, job.kind === 'completed' ? job : { kind: 'failed', reason });
+        if (job.kind === 'completed') counts.sent += keys.length;
+        else {
           counts.failed += keys.length;
           for (const key of keys.slice(0, Math.max(0, 10 - rejections.length))) rejections.push({ key, reason });
           for (const key of keys) rejectionReasons.add(reason, key, reason);
@@ -326,9 +242,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
   };
 
-  const deliver = async (record: PlannedRecord) => {
+  const deliver = async (record: SendableRecord) => {
     const context = contextOf(record);
-    if (inJob.get(record.key)?.has(record.fingerprint!)) return;
+    if (inJob.get(record.key)?.has(record.fingerprint)) return;
     if (!batching || !grouper) {
       await dispatch(() => destination.send(record.payload, context, halt.signal).then((result) => settleRequest([record], [result])));
       return;
@@ -346,9 +262,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     for (const record of records) {
       counts[record.class]++;
       if (record.class === 'invalid') {
-        if (invalid.length < 10) invalid.push({ key: record.key, reason: record.reason ?? 'invalid' });
-        invalidReasons.add(record.reasonGroup ?? record.reason ?? 'invalid', record.key, record.reason ?? 'invalid');
-        committer.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason ?? 'invalid', class: 'invalid' });
+        if (invalid.length < 10) invalid.push({ key: record.key, reason: record.reason });
+        invalidReasons.add(record.reasonGroup, record.key, record.reason);
+        ledger.issue({ key: record.key, fingerprint: '', status: null, reason: record.reason, class: 'invalid' });
       }
       if (isSendable(record)) await deliver(record);
       if (stopped() || crash) return false;
@@ -361,24 +277,24 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
   try {
     // Jobs an earlier run left running: what completed since is committed before anything is read.
     if (jobs && inJob.size > 0) {
-      await settleJobs(0, false);
+      await settleJobs(0);
       for (const [key, versions] of state.pendingVersions(sync.name)) inJob.set(key, versions);
       for (const key of [...inJob.keys()]) if (!state.pendingVersions(sync.name).has(key)) inJob.delete(key);
     }
     if (options.planned) {
-      state.resetSeen();
       for await (const batch of options.planned) {
         // Keys only: every planned record waits for its confirmation.
-        state.noteReads(batch, false);
+        ledger.reads.noteReads(batch, false);
         // Read from the plan instead of the source: the summary counts them all the same.
         counts.read += batch.length;
         if (!(await handle(batch))) break;
       }
     } else {
-      const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString(), 'sync');
+      const classifier = classifierFor(workspace, sync, new Date(startedAt).toISOString(), ledger.reads);
       let complete = true;
       for await (const batch of classifiedReads(workspace, sync, classifier, cursor)) {
         counts.read += batch.read;
+        ledger.apply(batch.writes);
         if (!(await handle(batch.records))) {
           complete = false;
           break;
@@ -390,22 +306,19 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
     await flushBatch();
     await Promise.all(inFlight);
-    if (jobs && (jobsAnswered || inJob.size > 0) && !stopped()) await settleJobs(batching.jobWaitMs, true);
+    if (jobs && (jobsAnswered || inJob.size > 0) && !stopped()) await settleJobs(batching.jobWaitMs);
     if (jobs) {
-      committer.flush();
+      ledger.flush();
       counts.pending = [...state.pendingVersions(sync.name).values()].reduce((total, versions) => total + versions.size, 0);
     }
     // A batching vendor client holds nothing now (each send waited for its answer); closing it
     // releases its timers and sockets, and would flush anything left before the run is recorded.
     await destination.close();
-    committer.flush();
+    ledger.flush();
     if (crash) throw crash;
-    if (committer.failure) throw committer.failure;
+    if (ledger.failure) throw ledger.failure;
 
-    if (sync.cursor && !lockLost) {
-      const next = state.safeCursor();
-      if (next !== null && (cursor === null || compareCursors(next, cursor) > 0)) state.setCursor(sync.name, next);
-    }
+    if (sync.cursor && !lockLost) ledger.advanceCursor(cursor);
     if (stopReason) {
       outcome = 'stopped';
       // The reason says what to do (connectors word it); the engine only says what it means.
@@ -422,20 +335,17 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     } else if (counts.rejected > 0 || counts.failed > 0) {
       outcome = 'partial';
     }
-    // Every record read was compared under this mapping: plan stops saying it changed.
-    if (outcome === 'success' || outcome === 'partial') state.setMappingHash(sync.name, mappingHash(workspace, sync));
+    if (outcome === 'success' || outcome === 'partial') ledger.completedWith(mappingHash(workspace, sync));
   } catch (caught) {
     await Promise.allSettled(inFlight);
     await destination.close().catch(() => undefined);
-    committer.flush();
+    ledger.flush();
     outcome = 'failed';
     // A commit that failed first is the cause of whatever followed.
-    error = (committer.failure ?? (caught as Error)).message;
+    error = (ledger.failure ?? (caught as Error)).message;
   } finally {
-    clearInterval(liveCounts);
     try {
-      state.finishRun(runId, outcome, { ...counts }, error);
-      state.releaseLock(sync.name);
+      ledger.finish(outcome, { ...counts }, error);
     } catch (caught) {
       // The state cannot record the run (disk full, file gone read-only): the summary still says
       // what happened; the next run marks this one interrupted and takes over its lock.
@@ -444,7 +354,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     }
   }
   return {
-    runId,
+    runId: ledger.id,
     sync: sync.name,
     outcome,
     counts,

@@ -7,12 +7,12 @@ import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
 import { Destination, type DeliveryObserver } from '../delivery/destination.js';
 import { UsageError } from '../errors.js';
-import type { StateStore } from '../state/store.js';
+import type { Store } from '../state/contract.js';
 
 export class Workspace {
   constructor(
     readonly loaded: LoadedConfig,
-    readonly state: StateStore,
+    readonly state: Store,
     readonly observer?: DeliveryObserver,
     private readonly destinations = new Map<string, Destination>(),
   ) {}
@@ -22,7 +22,7 @@ export class Workspace {
    * since a SQLite connection serves one run at a time, but the same destinations, so rate limits
    * and concurrency stay shared between syncs.
    */
-  forRun(state: StateStore): Workspace {
+  forRun(state: Store): Workspace {
     return new Workspace(this.loaded, state, this.observer, this.destinations);
   }
 

@@ -1,32 +1,28 @@
 // Classification: each source row becomes a planned record (added, changed, unchanged, invalid,
 // retry), and at the end of a full read, each record sent before but not read is `removed`.
 // Used by both `plan` and `sync`, so what plan shows is what sync does.
+//
+// A stage without side effects on the state: it reads what is known through a read-only view, and
+// the state writes it finds worth making come out as data (`writes`) that `sync` applies and `plan`
+// drops. The one thing it notes as it goes is the run's own scratch of keys read (RunReads), kept
+// outside memory because a run may read tens of millions of keys; it finds keys repeated across
+// batches and, after a full read, the records no longer returned.
 import type { Connector } from '../../connectors/contract.js';
-import { SourceError } from '../errors.js';
 import type { MappingValue } from '../config/schema.js';
+import { SourceError } from '../errors.js';
+import { fingerprint } from '../fingerprint.js';
 import { columnsRead, compileMapping, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
 import type { HashedBatch } from '../sources/read-in-worker.js';
-import type { StateStore, StoredRejection } from '../state/store.js';
+import type { KnownRecords, RunReads } from '../state/contract.js';
 import { diffPayloads, type FieldChange } from './diff.js';
-import { fingerprint } from '../fingerprint.js';
 import { describeIssues, describeMappingError } from './reasons.js';
 
 export type RecordClass = 'added' | 'changed' | 'unchanged' | 'removed' | 'invalid' | 'retry';
 export const RECORD_CLASSES: readonly RecordClass[] = ['added', 'changed', 'unchanged', 'removed', 'invalid', 'retry'];
 
-export interface PlannedRecord {
+interface RecordBase {
   key: string;
-  class: RecordClass;
-  /** The payload that would be sent (valid records). */
-  payload?: unknown;
-  fingerprint?: string;
-  /** Field changes against the last confirmed payload (changed, retry of a changed record). */
-  changes?: FieldChange[];
-  /** Why the record is invalid (with the offending value), or the earlier rejection being retried. */
-  reason?: string;
-  /** An invalid record's reason without its values: records that fail the same way share it. */
-  reasonGroup?: string;
   /** Hash of the source row (with the mapping): equal to the stored one means unchanged. */
   rowHash?: string;
   /** Pushdown reads: the database's hash of the row's mapped columns, salted (see src/engine/pushdown.ts). */
@@ -37,6 +33,49 @@ export interface PlannedRecord {
   changedAt: string;
 }
 
+/** A record to send: new, changed, or refused before and due again. */
+export interface SendableRecord extends RecordBase {
+  class: 'added' | 'changed' | 'retry';
+  payload: unknown;
+  fingerprint: string;
+  /** Field changes against the last confirmed payload (changed, retry of a changed record). */
+  changes?: FieldChange[];
+  /** A retry: the reason of the earlier rejection. */
+  reason?: string;
+}
+
+export interface UnchangedRecord extends RecordBase {
+  class: 'unchanged';
+}
+
+/** Confirmed before, no longer returned by the query (nothing is sent). */
+export interface RemovedRecord extends RecordBase {
+  class: 'removed';
+  fingerprint: string;
+}
+
+/** Never sent: its row cannot make a valid payload, or its key is null or repeated. */
+export interface InvalidRecord extends RecordBase {
+  class: 'invalid';
+  /** Why, with the offending value. */
+  reason: string;
+  /** The reason without its values: records that fail the same way share it. */
+  reasonGroup: string;
+}
+
+export type PlannedRecord = SendableRecord | UnchangedRecord | RemovedRecord | InvalidRecord;
+
+/** State writes classification found worth making: rows whose confirmed payload is unchanged, hashed anew. */
+export interface StateWrites {
+  rowHashes: { key: string; rowHash: string }[];
+  sourceHashes: { key: string; sourceHash: string }[];
+}
+
+export interface Classified {
+  records: PlannedRecord[];
+  writes: StateWrites;
+}
+
 const NULL_KEY = '(null)';
 
 /** A row's key as the state keeps it. */
@@ -44,7 +83,7 @@ function recordKey(rawKey: unknown): string {
   return rawKey instanceof Date ? rawKey.toISOString() : String(rawKey);
 }
 
-export function isSendable(record: PlannedRecord): boolean {
+export function isSendable(record: PlannedRecord): record is SendableRecord {
   return record.class === 'added' || record.class === 'changed' || record.class === 'retry';
 }
 
@@ -60,11 +99,24 @@ export interface ClassifierOptions {
   primaryKey: string;
   cursorColumn?: string;
   mapping: Record<string, MappingValue>;
-  connector: Connector;
-  state: StateStore;
+  connector: Pick<Connector, 'payload'>;
+  /** What is known of the sync's records: read only. */
+  known: Pick<KnownRecords, 'recordCount' | 'lookup' | 'rowHashes' | 'sourceHashes' | 'confirmedPayloads'>;
+  /** This run's scratch of keys read (fresh, one per run or plan). */
+  reads: RunReads;
   startedAt: string;
-  /** Store the row hash of records found unchanged by comparing payloads (sync; plan writes nothing). */
-  refreshRowHashes: boolean;
+}
+
+/** A row read, at its position in the batch. */
+interface Read extends RecordBase {
+  index: number;
+}
+
+/** A row mapped into a valid payload, before it is compared with what was confirmed. */
+interface Candidate {
+  read: Read;
+  payload: unknown;
+  fingerprint: string;
 }
 
 export class Classifier {
@@ -73,19 +125,15 @@ export class Classifier {
   /** Records confirmed before this run, and how many of them this run has read. */
   private readonly recordsBefore: number;
   private recordsRead = 0;
+  /** Keys a pushdown read is fetching the rows of: their rows (every one with that key) settle them. */
+  private readonly fetching = new Set<string>();
 
   constructor(private readonly options: ClassifierOptions) {
     this.mapper = compileMapping(options.mapping);
-    options.state.resetSeen();
-    this.recordsBefore = options.state.recordCount(options.sync);
+    this.recordsBefore = options.known.recordCount(options.sync);
   }
 
-  /** Throws a SourceError when `row` lacks a column the key, cursor or mapping reads. */
-  private checkColumns(row: Row): void {
-    this.checkColumnNames(Object.keys(row));
-  }
-
-  /** The same check from the names of the columns a read returns (a pushdown read, before any row). */
+  /** Throws a SourceError when the columns a read returns lack one the key, cursor or mapping reads. */
   checkColumnNames(present: string[]): void {
     this.columnsChecked = true;
     const { primaryKey, cursorColumn, mapping, sync } = this.options;
@@ -103,63 +151,70 @@ export class Classifier {
    * Classifies one batch of rows, in order. A row that hashes as the row of its confirmed payload
    * did is unchanged at once; only the others are mapped, validated, fingerprinted and compared.
    */
-  classify({ rows, rowHashes, exactCursors }: HashedBatch): PlannedRecord[] {
-    const { primaryKey, cursorColumn, state, sync, startedAt } = this.options;
-    if (!this.columnsChecked && rows.length > 0) {
-      this.checkColumns(rows[0]);
-      this.columnsChecked = true;
-    }
-    const planned: PlannedRecord[] = [];
+  classify({ rows, rowHashes, exactCursors }: HashedBatch): Classified {
+    const { primaryKey, cursorColumn, known, reads, sync, startedAt } = this.options;
+    if (!this.columnsChecked && rows.length > 0) this.checkColumnNames(Object.keys(rows[0]));
+    const records = new Array<PlannedRecord>(rows.length);
+    const writes: StateWrites = { rowHashes: [], sourceHashes: [] };
+    // The same key twice in one read: only the first row counts; the others are invalid.
+    const firsts = new Map<string, Read>();
     rows.forEach((row, index) => {
       const rawKey = row[primaryKey];
       const cursor = cursorColumn ? (exactCursors?.[index] ?? cursorValue(row[cursorColumn])) : undefined;
       if (rawKey === null || rawKey === undefined || rawKey === '') {
-        planned.push(this.nullKey(cursor));
+        records[index] = this.nullKey(cursor);
         return;
       }
-      planned.push({ key: recordKey(rawKey), class: 'unchanged', rowHash: rowHashes[index], cursor, changedAt: startedAt });
+      const read: Read = { key: recordKey(rawKey), rowHash: rowHashes[index], cursor, changedAt: startedAt, index };
+      if (firsts.has(read.key)) records[index] = this.duplicate(read);
+      else firsts.set(read.key, read);
     });
-
-    // The same key twice in one read: only the first row counts; the others are invalid.
-    const firsts = new Map<string, number>();
-    planned.forEach((record, index) => {
-      if (record.key === NULL_KEY) return;
-      if (firsts.has(record.key)) this.duplicate(record);
-      else firsts.set(record.key, index);
-    });
-    const stored = state.rowHashes(sync, [...firsts.keys()]);
-    const unchanged: PlannedRecord[] = [];
-    const toCompare: number[] = [];
-    for (const [key, index] of firsts) {
-      if (stored.get(key) === planned[index].rowHash) unchanged.push(planned[index]);
-      else toCompare.push(index);
-    }
-    const readBefore = new Set([
-      ...state.noteReads(unchanged, true),
-      ...state.noteReads(
-        toCompare.map((index) => planned[index]),
-        false,
-      ),
-    ]);
-    for (const key of readBefore) this.duplicate(planned[firsts.get(key)!]);
+    const stored = known.rowHashes(sync, [...firsts.keys()]);
+    const unchanged = [...firsts.values()].filter((read) => stored.get(read.key) === read.rowHash);
+    const toCompare = [...firsts.values()].filter((read) => stored.get(read.key) !== read.rowHash);
+    const readBefore = new Set([...reads.noteReads(unchanged, true), ...reads.noteReads(toCompare, false)]);
     for (const key of stored.keys()) if (!readBefore.has(key)) this.recordsRead++;
-    this.compare(toCompare.filter((index) => !readBefore.has(planned[index].key)).map((index) => this.mapRow(planned[index], rows[index])));
-    return planned;
+    for (const read of unchanged) records[read.index] = readBefore.has(read.key) ? this.duplicate(read) : { ...baseOf(read), class: 'unchanged' };
+    const candidates: Candidate[] = [];
+    const settled: string[] = [];
+    for (const read of toCompare) {
+      if (readBefore.has(read.key)) {
+        records[read.index] = this.duplicate(read);
+        continue;
+      }
+      const mapped = this.mapRow(read, rows[read.index]);
+      if ('read' in mapped) candidates.push(mapped);
+      else {
+        records[read.index] = mapped;
+        settled.push(read.key);
+      }
+    }
+    this.compare(candidates, writes).forEach((record, at) => {
+      records[candidates[at].read.index] = record;
+      if (record.class === 'unchanged') settled.push(record.key);
+    });
+    // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
+    reads.markSettled(settled);
+    return { records, writes };
   }
 
-  private nullKey(cursor?: unknown): PlannedRecord {
+  private nullKey(cursor?: unknown): InvalidRecord {
+    const reason = `primary key column "${this.options.primaryKey}" is null or missing in this row`;
+    return { key: NULL_KEY, class: 'invalid', reason, reasonGroup: reason, cursor, changedAt: this.options.startedAt };
+  }
+
+  private duplicate({ key, rowHash, sourceHash, cursor, changedAt }: RecordBase): InvalidRecord {
     return {
-      key: NULL_KEY,
+      key,
       class: 'invalid',
-      reason: `primary key column "${this.options.primaryKey}" is null or missing in this row`,
-      reasonGroup: `primary key column "${this.options.primaryKey}" is null or missing in this row`,
+      reason: `duplicate primary key: the query returned "${key}" more than once; only the first row is used`,
+      reasonGroup: 'duplicate primary key: the query returned a key more than once; only the first row is used',
+      rowHash,
+      sourceHash,
       cursor,
-      changedAt: this.options.startedAt,
+      changedAt,
     };
   }
-
-  /** Keys a pushdown read is fetching the rows of: their rows (every one with that key) settle them. */
-  private readonly fetching = new Set<string>();
 
   /**
    * Pushdown pass 1: a key whose stored source hash equals the database's hash of its row now is
@@ -169,7 +224,7 @@ export class Classifier {
    * returns every row with that key (so a repeated key is found there, as a plain read finds it).
    */
   settleByHash(rawKeys: unknown[], sourceHashes: string[]): { settled: PlannedRecord[]; fetch: number[] } {
-    const { state, sync, startedAt } = this.options;
+    const { known, reads, sync, startedAt } = this.options;
     const settled: PlannedRecord[] = [];
     const firsts = new Map<string, number>();
     rawKeys.forEach((rawKey, index) => {
@@ -177,16 +232,13 @@ export class Classifier {
       else {
         const key = recordKey(rawKey);
         if (this.fetching.has(key)) return;
-        if (firsts.has(key)) {
-          // Repeated within the batch: a second record, invalid, unless the key is fetched.
-          const record: PlannedRecord = { key, class: 'invalid', changedAt: startedAt };
-          this.duplicate(record);
-          settled.push(record);
-        } else firsts.set(key, index);
+        // Repeated within the batch: a second record, invalid, unless the key is fetched.
+        if (firsts.has(key)) settled.push(this.duplicate({ key, changedAt: startedAt }));
+        else firsts.set(key, index);
       }
     });
-    const stored = state.sourceHashes(sync, [...firsts.keys()]);
-    const unchanged: PlannedRecord[] = [];
+    const stored = known.sourceHashes(sync, [...firsts.keys()]);
+    const unchanged: UnchangedRecord[] = [];
     const fetch: number[] = [];
     for (const [key, index] of firsts) {
       if (stored.get(key) === sourceHashes[index]) unchanged.push({ key, class: 'unchanged', sourceHash: sourceHashes[index], changedAt: startedAt });
@@ -195,109 +247,96 @@ export class Classifier {
         fetch.push(index);
       }
     }
-    const readBefore = new Set(state.noteReads(unchanged, true));
+    const readBefore = new Set(reads.noteReads(unchanged, true));
     for (const record of unchanged) {
-      if (readBefore.has(record.key)) this.duplicate(record);
-      else this.recordsRead++;
+      if (readBefore.has(record.key)) settled.push(this.duplicate(record));
+      else {
+        this.recordsRead++;
+        settled.push(record);
+      }
     }
-    settled.push(...unchanged);
     return { settled, fetch };
   }
 
   /**
-   * Pushdown pass 2: classifies fetched rows as classify does, and keeps each record's source hash:
-   * with the payload sent (sync), or at once for a record found unchanged (sync only; plan writes nothing).
+   * Pushdown pass 2: classifies fetched rows as classify does, each record keeping its source hash:
+   * with the payload sent, or (a `writes` entry) at once for a record found unchanged.
    */
-  classifyFetched(batch: HashedBatch, sourceHashes: string[]): PlannedRecord[] {
-    const planned = this.classify(batch);
-    planned.forEach((record, index) => (record.sourceHash = sourceHashes[index]));
-    if (this.options.refreshRowHashes) {
-      this.options.state.setSourceHashes(
-        this.options.sync,
-        planned.filter((record) => record.class === 'unchanged').map((record) => ({ key: record.key, sourceHash: record.sourceHash! })),
-      );
-    }
-    return planned;
+  classifyFetched(batch: HashedBatch, sourceHashes: string[]): Classified {
+    const classified = this.classify(batch);
+    classified.records.forEach((record, index) => {
+      record.sourceHash = sourceHashes[index];
+      if (record.class === 'unchanged') classified.writes.sourceHashes.push({ key: record.key, sourceHash: sourceHashes[index] });
+    });
+    return classified;
   }
 
-  private duplicate(record: PlannedRecord): void {
-    record.class = 'invalid';
-    record.reason = `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`;
-    record.reasonGroup = 'duplicate primary key: the query returned a key more than once; only the first row is used';
-  }
-
-  /** Maps and validates the record's row: sets its payload and fingerprint, or makes it invalid. */
-  private mapRow(record: PlannedRecord, row: Row): PlannedRecord {
+  /** Maps and validates a row: a candidate with its payload and fingerprint, or an invalid record. */
+  private mapRow(read: Read, row: Row): Candidate | InvalidRecord {
     try {
       const mapped = this.mapper(row);
       const parsed = this.options.connector.payload.safeParse(mapped);
-      if (parsed.success) {
-        record.payload = parsed.data;
-        record.fingerprint = fingerprint(parsed.data);
-      } else {
-        record.class = 'invalid';
-        const { reason, group } = describeIssues(parsed.error, mapped);
-        record.reason = reason;
-        record.reasonGroup = group;
-      }
+      if (parsed.success) return { read, payload: parsed.data, fingerprint: fingerprint(parsed.data) };
+      const { reason, group } = describeIssues(parsed.error, mapped);
+      return { ...baseOf(read), class: 'invalid', reason, reasonGroup: group };
     } catch (error) {
       if (!(error instanceof MappingError)) throw error;
-      record.class = 'invalid';
       const { reason, group } = describeMappingError(error.field, error.message);
-      record.reason = reason;
-      record.reasonGroup = group;
+      return { ...baseOf(read), class: 'invalid', reason, reasonGroup: group };
     }
-    return record;
   }
 
-  /** Compares mapped records with what was last confirmed: unchanged, or added, changed or retry. */
-  private compare(mapped: PlannedRecord[]): void {
-    const { state, sync, refreshRowHashes } = this.options;
-    const valid = mapped.filter((record) => record.class !== 'invalid');
-    const { records, rejections } = state.lookup(
+  /**
+   * Compares candidates with what was last confirmed, one record each: unchanged (its new row hash
+   * goes to `writes`), or added, changed or retry, with the field changes against the payload last sent.
+   */
+  private compare(candidates: Candidate[], writes: StateWrites): (SendableRecord | UnchangedRecord)[] {
+    const { known, sync } = this.options;
+    const { records, rejections } = known.lookup(
       sync,
-      valid.map((record) => record.key),
+      candidates.map((candidate) => candidate.read.key),
     );
-    const toSend = valid.filter((record) => records.get(record.key) !== record.fingerprint);
-    const unchanged = valid.filter((record) => records.get(record.key) === record.fingerprint);
     // Field diffs against what was last sent: only records that changed need the stored payload.
-    const payloads = state.confirmedPayloads(
+    const payloads = known.confirmedPayloads(
       sync,
-      toSend.filter((record) => records.has(record.key)).map((record) => record.key),
+      candidates.filter(({ read, fingerprint }) => records.has(read.key) && records.get(read.key) !== fingerprint).map(({ read }) => read.key),
     );
-    for (const record of toSend) {
-      const previous = payloads.get(record.key);
-      const rejection: StoredRejection | undefined = rejections.get(record.key);
-      if (previous !== undefined) record.changes = diffPayloads(JSON.parse(previous), record.payload);
+    return candidates.map(({ read, payload, fingerprint }) => {
+      if (records.get(read.key) === fingerprint) {
+        // Unchanged, though its row differs from the one last hashed: remember this row.
+        if (read.rowHash !== undefined) writes.rowHashes.push({ key: read.key, rowHash: read.rowHash });
+        return { ...baseOf(read), class: 'unchanged' };
+      }
+      const previous = payloads.get(read.key);
+      const record: SendableRecord = { ...baseOf(read), class: previous === undefined ? 'added' : 'changed', payload, fingerprint };
+      if (previous !== undefined) record.changes = diffPayloads(JSON.parse(previous), payload);
+      const rejection = rejections.get(read.key);
       if (rejection) {
         record.class = 'retry';
         record.reason = rejection.reason;
-        if (rejection.fingerprint === record.fingerprint) record.changedAt = rejection.first_at;
-      } else {
-        record.class = previous !== undefined ? 'changed' : 'added';
+        // The same version refused before: its change dates from when it was first seen.
+        if (rejection.fingerprint === fingerprint) record.changedAt = rejection.first_at;
       }
-    }
-    // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
-    state.markSeenOk(mapped.filter((record) => record.class === 'invalid' || record.class === 'unchanged').map((record) => record.key));
-    // Unchanged, though its row differs from the one last hashed: remember this row (sync only).
-    if (refreshRowHashes)
-      state.setRowHashes(
-        sync,
-        unchanged.map((record) => ({ key: record.key, rowHash: record.rowHash! })),
-      );
+      return record;
+    });
   }
 
   /** After a full read: records confirmed earlier that the query no longer returns, a page at a time. */
-  *removed(): Generator<PlannedRecord[]> {
-    const { state, sync, startedAt } = this.options;
+  *removed(): Generator<RemovedRecord[]> {
+    const { reads, sync, startedAt } = this.options;
     // Every record confirmed before was read again: none was removed, no need to look for one.
     if (this.recordsRead === this.recordsBefore) return;
     let after = '';
     for (;;) {
-      const page = state.unseenKeys(sync, after, 1000);
+      const page = reads.unseenKeys(sync, after, 1000);
       if (page.length === 0) return;
       after = page[page.length - 1].key;
       yield page.map((row) => ({ key: row.key, class: 'removed', fingerprint: row.fingerprint, changedAt: startedAt }));
     }
   }
+}
+
+/** A read's record fields, without its position in the batch. */
+function baseOf({ key, rowHash, sourceHash, cursor, changedAt }: RecordBase): RecordBase {
+  return { key, rowHash, sourceHash, cursor, changedAt };
 }

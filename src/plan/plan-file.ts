@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { redact } from '../redact.js';
-import type { PlannedRecord } from './classify.js';
+import type { SendableRecord } from './classify.js';
 import { canonicalJson } from '../fingerprint.js';
 
 export const PLAN_FORMAT = 'backflow-plan/1';
@@ -23,7 +23,7 @@ export interface PlanHeader {
 
 export interface PlanLine {
   sync: string;
-  record: PlannedRecord;
+  record: SendableRecord;
 }
 
 export function configHash(config: Config): string {
@@ -51,7 +51,7 @@ export class PlanFileWriter {
     fs.writeSync(this.fd, `${redact(JSON.stringify(value))}\n`);
   }
 
-  add(sync: string, record: PlannedRecord): void {
+  add(sync: string, record: SendableRecord): void {
     const { key, class: kind, payload, fingerprint, rowHash, cursor, changedAt } = record;
     this.line({ sync, record: { key, class: kind, payload, fingerprint, rowHash, cursor, changedAt } });
   }
@@ -104,8 +104,8 @@ export async function readPlanHeader(file: string): Promise<PlanHeader> {
 }
 
 /** Streams the records of one sync from a plan file, in batches. */
-export async function* readPlanRecords(file: string, sync: string, batchSize = 500): AsyncGenerator<PlannedRecord[]> {
-  let batch: PlannedRecord[] = [];
+export async function* readPlanRecords(file: string, sync: string, batchSize = 500): AsyncGenerator<SendableRecord[]> {
+  let batch: SendableRecord[] = [];
   let lineNumber = 0;
   for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
     lineNumber++;
@@ -117,6 +117,7 @@ export async function* readPlanRecords(file: string, sync: string, batchSize = 5
       throw new UsageError(`${file}:${lineNumber}: damaged plan line (not JSON); make the plan again`);
     }
     if (entry.sync !== sync) continue;
+    if (!isSendableLine(entry.record)) throw new UsageError(`${file}:${lineNumber}: damaged plan line (not a record to send); make the plan again`);
     batch.push(entry.record);
     if (batch.length >= batchSize) {
       yield batch;
@@ -124,6 +125,16 @@ export async function* readPlanRecords(file: string, sync: string, batchSize = 5
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+/** A plan line holds a record to send: a key, a sendable class, a fingerprint (its payload may be any JSON). */
+function isSendableLine(record: Partial<SendableRecord> | undefined): record is SendableRecord {
+  return (
+    typeof record?.key === 'string' &&
+    (record.class === 'added' || record.class === 'changed' || record.class === 'retry') &&
+    typeof record.fingerprint === 'string' &&
+    typeof record.changedAt === 'string'
+  );
 }
 
 /** How many records a plan file holds for one sync (one line each), for a progress total. */

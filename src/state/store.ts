@@ -10,69 +10,20 @@ import { MIGRATIONS } from './migrations.js';
 import { explainSqliteError, openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
 
 import { StateError, SyncLockedError } from '../errors.js';
-
-export interface LockOptions {
-  /** A lock whose heartbeat is older than this is taken over. */
-  expiryMs: number;
-  /** Called once if another process took the lock over (this one's heartbeat was too late) or unlocked it. */
-  onLost?: (why: string) => void;
-}
-
-export type UnlockResult = { removed: false } | { removed: true; holder: LockHolder; why: string };
-
-/** What was last confirmed for a record: its key and the fingerprint of the payload sent. */
-export interface StoredRecord {
-  key: string;
-  fingerprint: string;
-}
-
-export interface StoredRejection {
-  key: string;
-  fingerprint: string;
-  reason: string;
-  status: number | null;
-  attempts: number;
-  first_at: string;
-  last_at: string;
-}
-
-export interface Confirmation {
-  key: string;
-  fingerprint: string;
-  payload: unknown;
-  /** Hash of the source row the payload was mapped from (absent when sent from a saved plan). */
-  rowHash?: string;
-  /** The database's hash over the row's mapped columns (pushdown reads only, see src/engine/pushdown.ts). */
-  sourceHash?: string;
-}
-
-/** A key read by this run, with its cursor value (incremental syncs). */
-export interface KeyRead {
-  key: string;
-  cursor?: unknown;
-}
-
-export interface Rejection {
-  key: string;
-  fingerprint: string;
-  status: number | null;
-  reason: string;
-}
-
-export type RunOutcome = 'running' | 'success' | 'partial' | 'failed' | 'stopped' | 'interrupted';
-/** A row of `runs`: a sync's run, or a `backflow reset` of it (recorded there so the history shows it). */
-export type RunRowOutcome = RunOutcome | 'reset';
-
-export interface RunRow {
-  id: number;
-  sync: string;
-  started_at: string;
-  ended_at: string | null;
-  outcome: RunRowOutcome;
-  full: number;
-  counts: string;
-  error: string | null;
-}
+import type {
+  Confirmation,
+  IssueRow,
+  JobResult,
+  LockOptions,
+  RunIssue,
+  RunOutcome,
+  RunReads,
+  RunRow,
+  Store,
+  StoredRejection,
+  UnlockResult,
+} from './contract.js';
+import { SqliteRunReads } from './run-reads.js';
 
 const now = () => new Date().toISOString();
 
@@ -103,7 +54,8 @@ function copyToTempFolder(db: Database.Database): string {
   return copy;
 }
 
-export class StateStore {
+/** The state in one SQLite file: the first implementation of the store contract (src/state/contract.ts). */
+export class StateStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
 
@@ -330,7 +282,7 @@ export class StateStore {
    * Settles a background job: completed commits its records as confirmed (in one transaction with
    * their removal from pending); failed records each as failed (due again). Returns the records' keys.
    */
-  settleJob(sync: string, runId: number, jobId: string, result: { kind: 'completed' } | { kind: 'failed'; reason: string }): string[] {
+  settleJob(sync: string, runId: number, jobId: string, result: JobResult): string[] {
     return this.guard(() =>
       this.db.transaction(() => {
         const rows = this.db
@@ -362,7 +314,7 @@ export class StateStore {
   }
 
   /** Records rejections (sent, refused: retried next run) and per-run issues (rejected, invalid, failed). */
-  recordIssues(sync: string, runId: number, issues: (Rejection & { class: 'rejected' | 'failed' | 'invalid' })[]): void {
+  recordIssues(sync: string, runId: number, issues: RunIssue[]): void {
     return this.guard(() => {
       if (issues.length === 0) return;
       const at = now();
@@ -377,18 +329,6 @@ export class StateStore {
         }
         this.statements.bumpGeneration.run(sync);
       })();
-    });
-  }
-
-  /** Keys confirmed earlier that are not in the temp `seen` table, a page at a time (for `removed`). */
-  unseenKeys(sync: string, after: string, limit: number): StoredRecord[] {
-    return this.guard(() => {
-      return this.db
-        .prepare(
-          `select key, fingerprint from records
-           where sync = ? and key > ? and key not in (select key from temp.seen) order by key limit ?`,
-        )
-        .all(sync, after, limit) as StoredRecord[];
     });
   }
 
@@ -408,71 +348,9 @@ export class StateStore {
 
   // --- the per-run table of keys read (duplicates, removed records, cursor) --------------------
 
-  /** Statements on the temp table, prepared once it exists, and the number of the last noteReads. */
-  private seen?: {
-    keys: Database.Statement;
-    keysWithCursors: Database.Statement;
-    readBefore: Database.Statement<[string, number], string>;
-    markOk: Database.Statement<[string]>;
-  };
-  private reads = 0;
-
-  /**
-   * A fresh temp table on this connection; temp tables never touch the state file. No index on
-   * cursor: keeping one up to date cost more per row than the one scan safeCursor makes at the end.
-   */
-  resetSeen(): void {
-    this.db.exec(`
-      drop table if exists temp.seen;
-      create temp table seen (key text primary key, cursor, ok integer not null, read integer not null) without rowid;`);
-    // A batch is one JSON text unpacked by SQLite: far cheaper than a bound parameter per value.
-    // A key already there keeps its first entry.
-    const insert = (values: string) =>
-      `insert into temp.seen (key, cursor, ok, read) select ${values}, ?, ? from json_each(?) where true on conflict do nothing`;
-    this.seen = {
-      keys: this.db.prepare(insert('value, null')),
-      keysWithCursors: this.db.prepare(insert('value ->> 0, value ->> 1')),
-      readBefore: this.db
-        .prepare<[string, number], string>('select s.key from json_each(?) j cross join temp.seen s on s.key = j.value where s.read < ?')
-        .pluck(),
-      markOk: this.db.prepare<[string]>('update temp.seen set ok = 1 where key in (select value from json_each(?))'),
-    };
-    this.reads = 0;
-  }
-
-  /**
-   * Notes keys read (each once per call), `settled` (nothing to confirm) or not. Returns those an
-   * earlier call of this run already noted: read twice, they keep their first entry.
-   */
-  noteReads(reads: KeyRead[], settled: boolean): string[] {
-    if (reads.length === 0) return [];
-    return this.guard(() => {
-      const { keys, keysWithCursors, readBefore } = this.seen!;
-      const number = ++this.reads;
-      const withCursors = reads.some((read) => read.cursor !== undefined && read.cursor !== null);
-      const batch = JSON.stringify(withCursors ? reads.map((read) => [read.key, read.cursor ?? null]) : reads.map((read) => read.key));
-      const added = (withCursors ? keysWithCursors : keys).run(settled ? 1 : 0, number, batch).changes;
-      return added === reads.length ? [] : readBefore.all(JSON.stringify(reads.map((read) => read.key)), number);
-    });
-  }
-
-  markSeenOk(keys: string[]): void {
-    if (keys.length === 0) return;
-    this.guard(() => this.seen!.markOk.run(JSON.stringify(keys)));
-  }
-
-  /** The largest cursor value below every row that was not confirmed; null when none qualifies. */
-  safeCursor(): unknown {
-    return this.guard(() => {
-      const row = this.db
-        .prepare(
-          `select max(cursor) as value from temp.seen where cursor is not null and (
-             not exists (select 1 from temp.seen where ok = 0 and cursor is not null)
-             or cursor < (select min(cursor) from temp.seen where ok = 0 and cursor is not null))`,
-        )
-        .get() as { value: unknown };
-      return row.value ?? null;
-    });
+  /** A fresh table of this run's reads, on this connection (temp tables never touch the state file). */
+  readsForRun(): RunReads {
+    return new SqliteRunReads(this.db, (work) => this.guard(work));
   }
 
   // --- cursors, generations ------------------------------------------------------------------
@@ -570,7 +448,7 @@ export class StateStore {
   }
 
   /** A page of a run's issues, in the order they were recorded. */
-  runIssues(runId: number, limit: number, offset = 0): { key: string; class: string; status: number | null; reason: string }[] {
+  runIssues(runId: number, limit: number, offset = 0): IssueRow[] {
     return this.db
       .prepare('select key, class, status, reason from run_issues where run_id = ? order by rowid limit ? offset ?')
       .all(runId, limit, offset) as never;

@@ -11,6 +11,7 @@ import { runSync } from '../../src/engine/sync.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { gamifyConfig, gamifyWarehouse, runCli, sqliteRows, sqliteTable, tempDir, users, workspaceFor, writeFile } from '../helpers/index.js';
 import { ingestFor, NO_SYNCS, post, readProfiles, segmentConfig, storePath } from '../helpers/segment.js';
+import type { InvalidRecord } from '../../src/plan/classify.js';
 
 const VALID = `version: 1
 sources:
@@ -271,7 +272,7 @@ syncs:
     expect(plan.counts).toMatchObject({ invalid: 1, added: 1 });
     // Sendable records are listed first, then invalid ones.
     expect(plan.records.map((record) => `${record.key}:${record.class}`)).toEqual(['2:added', '1:invalid']);
-    expect(plan.records[1].reason).toMatch(
+    expect((plan.records[1] as InvalidRecord).reason).toMatch(
       /^\(payload\): the identify message would be 78\.\d KB; Segment accepts at most 32 KB per message\. The largest field is traits\.name \(78\.\d KB\)/,
     );
   });

@@ -18,6 +18,7 @@ import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { REPO, tempDir, workspaceFor } from '../helpers/index.js';
 import { BIG_VISITS, contractUsers, duckdbFixture, type Warehouse } from './fixtures.js';
 import { USERS_MAPPING, usersConfig, type UsersSync } from './users-config.js';
+import type { SendableRecord } from '../../src/plan/classify.js';
 
 const API_KEY = 'pk_test_pushdown_key_1';
 
@@ -90,7 +91,7 @@ describe('pushdown reads from a DuckDB file', () => {
     // The same records, but for when each plan ran and the hash only a pushdown read has.
     const comparable = (records: typeof pushed.records) => records.map(({ changedAt: _, sourceHash: __, ...record }) => record);
     expect(comparable(pushed.records)).toEqual(comparable(plain.records));
-    expect(pushed.records.find((record) => record.key === '4')?.changes).toEqual([
+    expect((pushed.records.find((record) => record.key === '4') as SendableRecord | undefined)?.changes).toEqual([
       { field: 'metadata.balance', old: 400.5, new: 12345678.99 },
       { field: 'metadata.nickname', new: 'Nëo' },
     ]);

@@ -2,6 +2,7 @@
 import { crashReport, runReport } from '../../alerts/message.js';
 import { AlertNotifier } from '../../alerts/notifier.js';
 import type { DeliveryObserver } from '../../delivery/destination.js';
+import type { RunLedger } from '../../engine/ledger.js';
 import { runSync, type RunCounts, type RunSummary } from '../../engine/sync.js';
 import { UsageError } from '../../errors.js';
 import { logger, runLogger, type Logger } from '../../log.js';
@@ -94,7 +95,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
       // Alerts go out in the background while later syncs run; the command waits for them at the end.
       const alerts = new AlertNotifier({ via: 'sync', log: logger });
       // The run in progress, so an exit that cannot wait still records its real counts.
-      let current: { sync: string; startedAt: number; run?: { id: number; counts: Readonly<RunCounts> } } | undefined;
+      let current: { sync: string; startedAt: number; run?: { ledger: RunLedger; counts: Readonly<RunCounts> } } | undefined;
       const interrupt = new Interrupt({
         stopping: (signal, graceMs) => {
           status.stop();
@@ -107,10 +108,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
           if (current?.run) {
             const counts: RunCounts = { ...current.run.counts };
             const error = `${reason}: exited without waiting for in-flight requests; unconfirmed records go out on the next run`;
-            workspace.state.finishRun(current.run.id, 'interrupted', { ...counts }, error);
-            workspace.state.releaseLock(current.sync);
+            current.run.ledger.finish('interrupted', { ...counts }, error);
             const summary: RunSummary = {
-              runId: current.run.id,
+              runId: current.run.ledger.id,
               sync: current.sync,
               outcome: 'interrupted',
               counts,
@@ -140,9 +140,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<number> 
               full: options.full,
               planned: options.plan ? readPlanRecords(options.plan, sync.name) : undefined,
               signal: interrupt.signal,
-              onStart: (runId, counts) => {
-                current!.run = { id: runId, counts };
-                logs.set(sync.name, runLogger(sync.name, runId));
+              onStart: (ledger, counts) => {
+                current!.run = { ledger, counts };
+                logs.set(sync.name, runLogger(sync.name, ledger.id));
               },
               onLockLost: (why) => logFor(sync.name).warn({ why }, 'lost the sync lock: stopping this run'),
               onProgress: (counts) => status.update(counts),
