@@ -192,11 +192,10 @@ export class Classifier {
       const read = records[index] as UnchangedRecord;
       if (readBefore.has(read.key)) continue;
       const mapped = this.mapRow(read, rows[index]);
-      if ('payload' in mapped) candidates.push({ ...mapped, index });
-      else {
+      if (mapped.class === 'invalid') {
         records[index] = mapped;
         settled.push(read.key);
-      }
+      } else candidates.push({ read, index, payload: mapped.payload, fingerprint: mapped.fingerprint });
     }
     this.compare(candidates, writes).forEach((record, at) => {
       records[candidates[at].index] = record;
@@ -212,17 +211,12 @@ export class Classifier {
     return { key: NULL_KEY, class: 'invalid', reason, reasonGroup: reason, cursor, changedAt: this.options.startedAt };
   }
 
-  private duplicate({ key, rowHash, sourceHash, cursor, changedAt }: RecordBase): InvalidRecord {
-    return {
-      key,
-      class: 'invalid',
-      reason: `duplicate primary key: the query returned "${key}" more than once; only the first row is used`,
-      reasonGroup: 'duplicate primary key: the query returned a key more than once; only the first row is used',
-      rowHash,
-      sourceHash,
-      cursor,
-      changedAt,
-    };
+  private duplicate(record: RecordBase): InvalidRecord {
+    return invalid(
+      record,
+      `duplicate primary key: the query returned "${record.key}" more than once; only the first row is used`,
+      'duplicate primary key: the query returned a key more than once; only the first row is used',
+    );
   }
 
   /**
@@ -281,17 +275,17 @@ export class Classifier {
   }
 
   /** Maps and validates a row: its payload and fingerprint, or an invalid record. */
-  private mapRow(read: UnchangedRecord, row: Row): { read: UnchangedRecord; payload: unknown; fingerprint: string } | InvalidRecord {
+  private mapRow(read: UnchangedRecord, row: Row): { class: 'valid'; payload: unknown; fingerprint: string } | InvalidRecord {
     try {
       const mapped = this.mapper(row);
       const parsed = this.options.connector.payload.safeParse(mapped);
-      if (parsed.success) return { read, payload: parsed.data, fingerprint: fingerprint(parsed.data) };
+      if (parsed.success) return { class: 'valid', payload: parsed.data, fingerprint: fingerprint(parsed.data) };
       const { reason, group } = describeIssues(parsed.error, mapped);
-      return { ...baseOf(read), class: 'invalid', reason, reasonGroup: group };
+      return invalid(read, reason, group);
     } catch (error) {
       if (!(error instanceof MappingError)) throw error;
       const { reason, group } = describeMappingError(error.field, error.message);
-      return { ...baseOf(read), class: 'invalid', reason, reasonGroup: group };
+      return invalid(read, reason, group);
     }
   }
 
@@ -317,7 +311,17 @@ export class Classifier {
         return read;
       }
       const previous = payloads.get(read.key);
-      const record: SendableRecord = { ...baseOf(read), class: previous === undefined ? 'added' : 'changed', payload, fingerprint };
+      // A literal, not a spread: this runs for every row of a first plan.
+      const record: SendableRecord = {
+        key: read.key,
+        class: previous === undefined ? 'added' : 'changed',
+        payload,
+        fingerprint,
+        rowHash: read.rowHash,
+        sourceHash: read.sourceHash,
+        cursor: read.cursor,
+        changedAt: read.changedAt,
+      };
       if (previous !== undefined) record.changes = diffPayloads(JSON.parse(previous), payload);
       const rejection = rejections.get(read.key);
       if (rejection) {
@@ -345,7 +349,7 @@ export class Classifier {
   }
 }
 
-/** A read's record fields, without its position in the batch. */
-function baseOf({ key, rowHash, sourceHash, cursor, changedAt }: RecordBase): RecordBase {
-  return { key, rowHash, sourceHash, cursor, changedAt };
+/** An invalid record of a row read (its key, hashes, cursor and time kept). */
+function invalid({ key, rowHash, sourceHash, cursor, changedAt }: RecordBase, reason: string, reasonGroup: string): InvalidRecord {
+  return { key, class: 'invalid', reason, reasonGroup, rowHash, sourceHash, cursor, changedAt };
 }
