@@ -7,7 +7,8 @@ import type { MappingValue } from '../config/schema.js';
 import { columnsRead, compileMapping, MappingError, missingColumns, type Mapper } from '../mapping/index.js';
 import type { Row } from '../sources/contract.js';
 import type { HashedBatch } from '../sources/read-in-worker.js';
-import type { StateStore, StoredRejection } from '../state/store.js';
+import type { StandingRejection } from '../state/history.js';
+import type { StateStore } from '../state/store.js';
 import { diffPayloads, type FieldChange } from './diff.js';
 import { fingerprint } from '../fingerprint.js';
 import { describeIssues, describeMappingError } from './reasons.js';
@@ -267,12 +268,12 @@ export class Classifier {
     );
     for (const record of toSend) {
       const previous = payloads.get(record.key);
-      const rejection: StoredRejection | undefined = rejections.get(record.key);
+      const rejection: StandingRejection | undefined = rejections.get(record.key);
       if (previous !== undefined) record.changes = diffPayloads(JSON.parse(previous), record.payload);
       if (rejection) {
         record.class = 'retry';
         record.reason = rejection.reason;
-        if (rejection.fingerprint === record.fingerprint) record.changedAt = rejection.first_at;
+        if (rejection.fingerprint === record.fingerprint) record.changedAt = rejection.firstAt;
       } else {
         record.class = previous !== undefined ? 'changed' : 'added';
       }
