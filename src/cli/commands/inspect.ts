@@ -152,7 +152,14 @@ export async function unlockCommand(options: GlobalOptions & { sync: string; for
     workspace.syncNamed(options.sync);
     const result = workspace.state.unlock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000, force: Boolean(options.force) });
     if (options.json) {
-      printJson(result.removed ? { sync: options.sync, removed: true, holder: result.holder, why: result.why } : { sync: options.sync, removed: false });
+      // The holder as the lock row has it, in the public JSON's casing.
+      const holder = result.removed && {
+        pid: result.holder.pid,
+        host: result.holder.host,
+        acquiredAt: result.holder.acquired_at,
+        heartbeatAt: result.holder.heartbeat_at,
+      };
+      printJson(holder ? { sync: options.sync, removed: true, holder, why: result.why } : { sync: options.sync, removed: false });
     } else if (result.removed) {
       print(`Removed the lock of sync ${options.sync}: ${result.why}. Its unfinished run is recorded as interrupted; the next run takes over.`);
     } else {
