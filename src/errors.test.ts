@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BackflowError, ConfigError, SourceError, StateError, SyncLockedError, UsageError } from './errors.js';
+import { BackflowError, ConfigError, postError, receiveError, SourceError, StateError, SyncLockedError, UsageError } from './errors.js';
 
 describe('process-level errors', () => {
   it('each has its own name, kind and exit code 1, and is a BackflowError the CLI prints as it is', () => {
@@ -29,5 +29,21 @@ describe('process-level errors', () => {
   it('keeps the cause it was given', () => {
     const cause = new Error('ECONNREFUSED');
     expect(new SourceError('source "wh": cannot connect', { cause }).cause).toBe(cause);
+  });
+});
+
+describe('errors across the reader thread', () => {
+  it('arrive as the class they were thrown as, with their message and the thread stack; a bug stays a bug', () => {
+    const cross = (error: unknown) => receiveError(structuredClone(postError(error)));
+    const state = cross(new StateError('event store e.db is not a Backflow event store'));
+    expect(state).toBeInstanceOf(StateError);
+    expect(state.message).toBe('event store e.db is not a Backflow event store');
+    expect(cross(new SourceError('source "wh": refused'))).toBeInstanceOf(SourceError);
+    expect(cross(new UsageError('no such model'))).toBeInstanceOf(UsageError);
+    const thrown = new TypeError('rows is not iterable');
+    const bug = cross(thrown);
+    expect(bug).not.toBeInstanceOf(BackflowError);
+    expect([bug.message, bug.stack]).toEqual(['rows is not iterable', thrown.stack]);
+    expect(cross('a string').message).toBe('a string');
   });
 });

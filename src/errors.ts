@@ -56,3 +56,29 @@ export class SyncLockedError extends StateError {}
 export class SourceError extends BackflowError {
   readonly kind = 'source';
 }
+
+/** An error as it crosses a thread (structured clone keeps no class): its kind, message and stack. */
+export interface PostedError {
+  kind: ErrorKind | 'internal';
+  message: string;
+  stack?: string;
+}
+
+export function postError(error: unknown): PostedError {
+  const { message, stack } = error instanceof Error ? error : new Error(String(error));
+  return { kind: error instanceof BackflowError ? error.kind : 'internal', message, stack };
+}
+
+/**
+ * The posted error as the class it was thrown as, so a state or usage problem found in the reader
+ * thread is said as one, and a bug stays a bug (with the thread's stack). A config error (found
+ * before any read starts) would arrive as a source error: no source raises one.
+ */
+export function receiveError(posted: PostedError): Error {
+  const error =
+    posted.kind === 'internal'
+      ? new Error(posted.message)
+      : new (posted.kind === 'state' ? StateError : posted.kind === 'usage' ? UsageError : SourceError)(posted.message);
+  if (posted.stack) error.stack = posted.stack;
+  return error;
+}

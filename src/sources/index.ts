@@ -1,5 +1,5 @@
 // The registry of source types, keyed by the `type` used in the config.
-import { SourceError } from '../errors.js';
+import { BackflowError, SourceError } from '../errors.js';
 import type { SourceReader, SourceType } from './contract.js';
 import { duckdbSource } from './duckdb.js';
 import { mysqlSource } from './mysql.js';
@@ -23,9 +23,13 @@ export function sourceTypeFor(type: string): SourceType {
   return source;
 }
 
-/** An error from a source is a SourceError prefixed with the source it came from: `source "warehouse" (mysql): …`. */
-function labelled(error: unknown, label: string): SourceError {
-  if (error instanceof SourceError) return error;
+/**
+ * An error from a source is a SourceError prefixed with the source it came from: `source "warehouse"
+ * (mysql): …`. One already said for the user keeps its class (the segment source's event store
+ * refusing a file is a state error, naming the file).
+ */
+function labelled(error: unknown, label: string): BackflowError {
+  if (error instanceof BackflowError) return error;
   return new SourceError(`${label}: ${(error as Error).message ?? String(error)}`, { cause: error });
 }
 

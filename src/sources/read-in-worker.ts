@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ReadRequest, Row } from './contract.js';
-import { SourceError } from '../errors.js';
+import { receiveError, SourceError, type PostedError } from '../errors.js';
 
 /** A batch of rows with each row's hash (see rowHasher). */
 export interface HashedBatch {
@@ -25,7 +25,7 @@ export interface WorkerRead {
 }
 
 /** What the worker posts: a batch, the end of the read, or the error that ended it. */
-export type ToEngine = HashedBatch | { done: true } | { error: string };
+export type ToEngine = HashedBatch | { done: true } | { error: PostedError };
 
 // The worker runs JavaScript: built, the file next to this one; run from the TypeScript sources
 // (tests, tsx), the build of those same sources, since Node 20 cannot load TypeScript in a worker
@@ -57,7 +57,7 @@ export async function* readInWorker(read: Omit<WorkerRead, 'ahead'>, ahead = 2):
       } else if ('done' in message) {
         return;
       } else if ('error' in message) {
-        throw new SourceError(message.error);
+        throw receiveError(message.error);
       } else {
         throw new SourceError(`source "${read.source.name}": its reader stopped unexpectedly (${message.crashed})`);
       }

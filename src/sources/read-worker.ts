@@ -1,6 +1,7 @@
 // The worker side of readInWorker: opens the source, reads the request, hashes each row, and posts
 // batches to the engine, never more than it has been asked for.
 import { parentPort, workerData } from 'node:worker_threads';
+import { postError } from '../errors.js';
 import { rowHasher } from '../fingerprint.js';
 import { openSource } from './index.js';
 import { exactInstant } from './values.js';
@@ -19,8 +20,8 @@ port.on('message', (message: 'next' | 'stop') => {
   wake?.();
 });
 
-const reader = await openSource(read.source.name, read.source.config, { configDir: read.source.configDir }).catch((error: Error) => {
-  post({ error: error.message });
+const reader = await openSource(read.source.name, read.source.config, { configDir: read.source.configDir }).catch((error: unknown) => {
+  post({ error: postError(error) });
   return undefined;
 });
 if (reader) {
@@ -38,7 +39,7 @@ if (reader) {
     }
     if (!stopping) post({ done: true });
   } catch (error) {
-    post({ error: (error as Error).message });
+    post({ error: postError(error) });
   } finally {
     await reader.close();
   }
