@@ -107,14 +107,11 @@ export interface ClassifierOptions {
   startedAt: string;
 }
 
-/** A row read, at its position in the batch. */
-interface Read extends RecordBase {
-  index: number;
-}
-
 /** A row mapped into a valid payload, before it is compared with what was confirmed. */
 interface Candidate {
-  read: Read;
+  /** The row's record as read (unchanged until compared), and its position in the batch. */
+  read: UnchangedRecord;
+  index: number;
   payload: unknown;
   fingerprint: string;
 }
@@ -154,10 +151,11 @@ export class Classifier {
   classify({ rows, rowHashes, exactCursors }: HashedBatch): Classified {
     const { primaryKey, cursorColumn, known, reads, sync, startedAt } = this.options;
     if (!this.columnsChecked && rows.length > 0) this.checkColumnNames(Object.keys(rows[0]));
+    // Each row starts as unchanged (one object a row: most rows of a steady read stay so).
     const records = new Array<PlannedRecord>(rows.length);
     const writes: StateWrites = { rowHashes: [], sourceHashes: [] };
     // The same key twice in one read: only the first row counts; the others are invalid.
-    const firsts = new Map<string, Read>();
+    const firsts = new Map<string, number>();
     rows.forEach((row, index) => {
       const rawKey = row[primaryKey];
       const cursor = cursorColumn ? (exactCursors?.[index] ?? cursorValue(row[cursorColumn])) : undefined;
@@ -165,32 +163,43 @@ export class Classifier {
         records[index] = this.nullKey(cursor);
         return;
       }
-      const read: Read = { key: recordKey(rawKey), rowHash: rowHashes[index], cursor, changedAt: startedAt, index };
-      if (firsts.has(read.key)) records[index] = this.duplicate(read);
-      else firsts.set(read.key, read);
+      const record: UnchangedRecord = { key: recordKey(rawKey), class: 'unchanged', rowHash: rowHashes[index], cursor, changedAt: startedAt };
+      if (firsts.has(record.key)) records[index] = this.duplicate(record);
+      else {
+        firsts.set(record.key, index);
+        records[index] = record;
+      }
     });
     const stored = known.rowHashes(sync, [...firsts.keys()]);
-    const unchanged = [...firsts.values()].filter((read) => stored.get(read.key) === read.rowHash);
-    const toCompare = [...firsts.values()].filter((read) => stored.get(read.key) !== read.rowHash);
-    const readBefore = new Set([...reads.noteReads(unchanged, true), ...reads.noteReads(toCompare, false)]);
+    const unchanged: UnchangedRecord[] = [];
+    const toCompare: number[] = [];
+    for (const [key, index] of firsts) {
+      if (stored.get(key) === records[index].rowHash) unchanged.push(records[index] as UnchangedRecord);
+      else toCompare.push(index);
+    }
+    const readBefore = new Set([
+      ...reads.noteReads(unchanged, true),
+      ...reads.noteReads(
+        toCompare.map((index) => records[index]),
+        false,
+      ),
+    ]);
     for (const key of stored.keys()) if (!readBefore.has(key)) this.recordsRead++;
-    for (const read of unchanged) records[read.index] = readBefore.has(read.key) ? this.duplicate(read) : { ...baseOf(read), class: 'unchanged' };
+    for (const key of readBefore) records[firsts.get(key)!] = this.duplicate(records[firsts.get(key)!]);
     const candidates: Candidate[] = [];
     const settled: string[] = [];
-    for (const read of toCompare) {
-      if (readBefore.has(read.key)) {
-        records[read.index] = this.duplicate(read);
-        continue;
-      }
-      const mapped = this.mapRow(read, rows[read.index]);
-      if ('read' in mapped) candidates.push(mapped);
+    for (const index of toCompare) {
+      const read = records[index] as UnchangedRecord;
+      if (readBefore.has(read.key)) continue;
+      const mapped = this.mapRow(read, rows[index]);
+      if ('payload' in mapped) candidates.push({ ...mapped, index });
       else {
-        records[read.index] = mapped;
+        records[index] = mapped;
         settled.push(read.key);
       }
     }
     this.compare(candidates, writes).forEach((record, at) => {
-      records[candidates[at].read.index] = record;
+      records[candidates[at].index] = record;
       if (record.class === 'unchanged') settled.push(record.key);
     });
     // Invalid and unchanged records are settled: nothing of theirs waits for a confirmation.
@@ -271,8 +280,8 @@ export class Classifier {
     return classified;
   }
 
-  /** Maps and validates a row: a candidate with its payload and fingerprint, or an invalid record. */
-  private mapRow(read: Read, row: Row): Candidate | InvalidRecord {
+  /** Maps and validates a row: its payload and fingerprint, or an invalid record. */
+  private mapRow(read: UnchangedRecord, row: Row): { read: UnchangedRecord; payload: unknown; fingerprint: string } | InvalidRecord {
     try {
       const mapped = this.mapper(row);
       const parsed = this.options.connector.payload.safeParse(mapped);
@@ -305,7 +314,7 @@ export class Classifier {
       if (records.get(read.key) === fingerprint) {
         // Unchanged, though its row differs from the one last hashed: remember this row.
         if (read.rowHash !== undefined) writes.rowHashes.push({ key: read.key, rowHash: read.rowHash });
-        return { ...baseOf(read), class: 'unchanged' };
+        return read;
       }
       const previous = payloads.get(read.key);
       const record: SendableRecord = { ...baseOf(read), class: previous === undefined ? 'added' : 'changed', payload, fingerprint };
