@@ -4,7 +4,7 @@ import type { Connection, TypeCast } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import type { PushdownSession, PushdownSpec, ReadRequest, Row, SourceReader, SourceType } from './contract.js';
-import { bareQuery, emptyQuery, hashedColumns, incrementalQuery, positionalCursor, quoteBacktick } from './sql.js';
+import { bareQuery, emptyQuery, fetchedRows, hashedColumns, incrementalQuery, positionalCursor, quoteBacktick } from './sql.js';
 import { withExactFraction } from './values.js';
 
 const settings = z.strictObject({
@@ -192,17 +192,7 @@ async function pushdownSession(config: Settings, request: ReadRequest, spec: Pus
         });
         const names = described.slice(0, -2).map((field) => field.name);
         const wanted = new Set(keyTexts);
-        const rows: Row[] = [];
-        const hashes: string[] = [];
-        for (const entry of result as unknown as unknown[][]) {
-          // Equal for MySQL is not always the same text (case-insensitive collations, trailing spaces): only the asked keys count.
-          if (!wanted.has(entry[names.length] as string)) continue;
-          const row: Row = {};
-          names.forEach((name, index) => (row[name] = entry[index]));
-          rows.push(row);
-          hashes.push(entry[names.length + 1] as string);
-        }
-        return { rows, hashes };
+        return fetchedRows(result as unknown as unknown[][], names, wanted);
       },
       close: closeAll,
     };

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { z } from 'zod';
 import type { PushdownSession, PushdownSpec, ReadRequest, Row, SourceReader, SourceType } from './contract.js';
-import { bareQuery, emptyQuery, hashedColumns, incrementalQuery, positionalCursor, quoteIdent } from './sql.js';
+import { bareQuery, emptyQuery, fetchedRows, hashedColumns, incrementalQuery, positionalCursor, quoteIdent } from './sql.js';
 import { exactInteger, withExactFraction } from './values.js';
 import { CopyOut, CopyWaitTimeout } from './pg-copy-out.js';
 import { copyFields, copyRowDecoder } from './pg-copy-text.js';
@@ -222,17 +222,7 @@ async function pushdownSession(config: z.infer<typeof settings>, request: ReadRe
         }
         const names = result.fields.slice(0, -2).map((field) => field.name);
         const wanted = new Set(keyTexts);
-        const rows: Row[] = [];
-        const hashes: string[] = [];
-        for (const values of result.rows as unknown[][]) {
-          // Equal in the key's type is not always the same text (a case-insensitive type): only the asked keys count.
-          if (!wanted.has(values[names.length] as string)) continue;
-          const row: Row = {};
-          names.forEach((name, index) => (row[name] = values[index]));
-          rows.push(row);
-          hashes.push(values[names.length + 1] as string);
-        }
-        return { rows, hashes };
+        return fetchedRows(result.rows as unknown[][], names, wanted);
       },
       close: closeAll,
     };
