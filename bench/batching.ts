@@ -4,10 +4,12 @@
 // 2 requests/s, bulk jobs of 10,000, job polls counted in the same limit. One record per request at
 // those rates would take hours (100,000 / 10/s), so that mode sends a bounded sample (about
 // `sampleSeconds` at the limit) and its time for the whole set is projected from the sample's rate.
-// Counted at the emulator from arrival times: the most requests in any one second, and requests over
-// the limit.
+// Counted at the emulator from arrival times: the most requests in any one second, requests over the
+// limit, and the R+1 requests closest together (their span, and when they came), with the longest the
+// emulator's own event loop was held (its stamps are that late at worst).
 //   node dist/bench/batching.js [--vitally 100000] [--userpilot 20000] [--sample-seconds 30]
 import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { HttpEmulator } from '../sandbox/http-emulator.js';
 import { UserpilotEmulator } from '../sandbox/userpilot.js';
@@ -78,6 +80,19 @@ syncs:
 async function deliver(vendor: Vendor, warehouse: Warehouse, dir: string, mode: 'batch' | 'one by one', records: number, total: number) {
   const emulator = vendor.emulator();
   const url = await emulator.start();
+  // The emulator stamps a request when its event loop gets to it: a loop held up (this process
+  // descheduled on a loaded machine) stamps late, and two requests that came apart can look together.
+  const emulatorLoop = monitorEventLoopDelay({ resolution: 5 });
+  emulatorLoop.enable();
+  // When the loop was held (over 20 ms), to see whether the requests closest together at the
+  // emulator were stamped right after one.
+  const stalls: { from: number; to: number }[] = [];
+  let lastTick = Date.now();
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    if (now - lastTick > 20) stalls.push({ from: lastTick, to: now });
+    lastTick = now;
+  }, 2);
   try {
     const config = writeConfig(dir, configFor(vendor, warehouse, url, mode === 'batch' ? vendor.batch : 'false', records === total ? undefined : records));
     const run = await timeCommand(process.execPath, [cliPath, '--config', config, 'sync', '--json'], { timeoutMs: 15 * 60_000 });
@@ -102,11 +117,36 @@ async function deliver(vendor: Vendor, warehouse: Warehouse, dir: string, mode: 
       projectedForAll: records === total ? '(measured)' : `${(total / recordsPerSecond / 3600).toFixed(1)} h for ${total.toLocaleString('en-US')}`,
       maxInAnySecond: emulator.maxInWindow(1000),
       violations: windowViolations(arrivals, 1000, vendor.requestsPerSecond),
+      ...tightestWindow(arrivals, vendor.requestsPerSecond, stalls),
+      emulatorLoopDelayMaxMs: Math.round(emulatorLoop.max / 1e6),
       peakRssMb: run.peakRssMb,
     };
   } finally {
+    emulatorLoop.disable();
+    clearInterval(ticker);
     await emulator.stop();
   }
+}
+
+/**
+ * The R+1 consecutive arrivals closest together: their span (over 1,000 ms means no second held more
+ * than R), when they came, in ms after the first request of the run, and the emulator's loop stalls
+ * that ended among them (length ms @ end), after which a request is stamped late.
+ */
+function tightestWindow(arrivals: number[], limit: number, stalls: { from: number; to: number }[]) {
+  const times = [...arrivals].sort((a, b) => a - b);
+  let best = -1;
+  for (let index = 0; index + limit < times.length; index++) {
+    if (best < 0 || times[index + limit] - times[index] < times[best + limit] - times[best]) best = index;
+  }
+  if (best < 0) return { tightestSpanMs: Infinity, tightestAt: '-', stallsThen: '-' };
+  const window = times.slice(best, best + limit + 1);
+  const near = stalls.filter((stall) => stall.to >= window[0] - 5 && stall.to <= window[limit]);
+  return {
+    tightestSpanMs: window[limit] - window[0],
+    tightestAt: window.map((at) => at - times[0]).join(' '),
+    stallsThen: near.map((stall) => `${stall.to - stall.from}@${stall.to - times[0]}`).join(' ') || 'none',
+  };
 }
 
 export async function benchBatching(sizes: { vitally: number; userpilot: number; sampleSeconds: number }) {

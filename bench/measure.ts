@@ -13,6 +13,8 @@ export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 export interface TimedRun {
   wallSeconds: number;
+  /** User plus system CPU seconds of the process and its threads (the reader thread included). */
+  cpuSeconds: number;
   peakRssMb: number;
   exitCode: number;
   stdout: string;
@@ -20,13 +22,13 @@ export interface TimedRun {
 }
 
 /**
- * Runs a command under GNU time: its wall-clock seconds and maximum resident set size. Asynchronous,
+ * Runs a command under GNU time: its wall-clock seconds, CPU seconds and maximum resident set size. Asynchronous,
  * so an emulator in this process keeps answering the command's requests. Killed after `timeoutMs`.
  */
 export function timeCommand(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TimedRun> {
   const report = path.join(os.tmpdir(), `backflow-time-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-o', report, '-f', '%e %M', command, ...args], { env: options.env ?? process.env });
+    const child = spawn('/usr/bin/time', ['-o', report, '-f', '%e %M %U %S', command, ...args], { env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -36,8 +38,9 @@ export function timeCommand(command: string, args: string[], options: { env?: No
     child.on('close', (code) => {
       clearTimeout(timer);
       try {
-        const [wall, rssKb] = fs.readFileSync(report, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-        resolve({ wallSeconds: wall, peakRssMb: Math.round(rssKb / 1024), exitCode: code ?? 1, stdout, stderr });
+        const [wall, rssKb, user, system] = fs.readFileSync(report, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+        const cpuSeconds = Number((user + system).toFixed(2));
+        resolve({ wallSeconds: wall, cpuSeconds, peakRssMb: Math.round(rssKb / 1024), exitCode: code ?? 1, stdout, stderr });
       } catch (error) {
         reject(new Error(`${command} ${args.join(' ')} ended without a timing report (exit ${code}): ${stderr.slice(-2000)}`, { cause: error }));
       } finally {

@@ -1,19 +1,24 @@
-// Scenario "pushdown" (issue 21, goal 4): the steady plan (state seeded as a completed sync leaves
-// it, then 1% changed) over N users in a DuckDB file, with `pushdown: true` (key + hash() read in
-// DuckDB, full rows fetched only for changed keys) and without it (every full row read), interleaved
-// round by round with the floor script (bench/floor.ts) over the same users in SQLite, each as its own
-// process under GNU time. Prints each run with its ratio to that round's floor and the load average.
-//   node dist/bench/pushdown.js [--rows 1000000] [--repeat 3]
+// Scenario "pushdown" (issue 21, goals 4 and 5): the steady plan (state seeded as a completed sync
+// leaves it, then 1% changed) over N users in a DuckDB file, a PostgreSQL schema or a MariaDB
+// database, with `pushdown: true` (key + hash read in the database, full rows fetched only for
+// changed keys) and without it (every full row read), interleaved round by round with the floor
+// script (bench/floor.ts) over the demo users in SQLite, each as its own process under GNU time.
+// Prints each run with its ratio to that round's floor and the load average. `--wide N` adds N
+// unmapped text columns of 32 characters to each row (PostgreSQL and MariaDB; the floor stays narrow).
+//   node dist/bench/pushdown.js [--rows 1000000] [--repeat 3] [--source duckdb|postgres|mysql] [--wide 20]
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWarehouse } from '../demo/warehouse.js';
-import { benchDir, configText, seedState, writeConfig } from './fixtures.js';
+import { benchDir, buildMysql, buildSource, configText, seedState, writeConfig, type Warehouse } from './fixtures.js';
 import { cliPath, printTable, repoRoot, timeCommand, writeResult } from './measure.js';
 
+export type PushdownEngine = 'duckdb' | 'postgres' | 'mysql';
+
 export interface PushdownResult {
+  source: string;
   round: number;
   run: string;
   rows: number;
@@ -54,19 +59,34 @@ export function usersSql(rows: number): string {
     from range(1, ${rows + 1}) t(id)`;
 }
 
-export async function benchPushdown(rows: number, repeat = 3): Promise<PushdownResult[]> {
+/** The users in the engine measured (DuckDB: the demo's own values in a file beside the floor's). */
+async function engineWarehouse(engine: PushdownEngine, dir: string, rows: number, wide: number): Promise<Warehouse> {
+  if (engine === 'postgres') return buildSource('postgres', dir, rows, wide);
+  if (engine === 'mysql') return buildMysql(rows, wide);
+  if (wide > 0) throw new Error('--wide applies to postgres and mysql');
+  const file = path.join(dir, 'warehouse.duckdb');
+  await duckdb(file, usersSql(rows));
+  return {
+    source: '{ type: duckdb, path: ./warehouse.duckdb }',
+    query: 'select * from users',
+    change: (every) => duckdb(file, `update users set plan = 'changed' where id % ${every} = 0`),
+    drop: async () => fs.rmSync(file, { force: true }),
+  };
+}
+
+export async function benchPushdown(rows: number, repeat = 3, engine: PushdownEngine = 'duckdb', wide = 0): Promise<PushdownResult[]> {
   const dir = benchDir('pushdown');
+  let warehouse: Warehouse | undefined;
   try {
     buildWarehouse(path.join(dir, 'warehouse.db'), rows);
-    const file = path.join(dir, 'warehouse.duckdb');
-    await duckdb(file, usersSql(rows));
-    const source = { source: '{ type: duckdb, path: ./warehouse.duckdb }', query: 'select * from users' };
-    const plain = writeConfig(dir, configText(source));
+    warehouse = await engineWarehouse(engine, dir, rows, wide);
+    const plain = writeConfig(dir, configText(warehouse));
     const pushdown = path.join(dir, 'pushdown.yaml');
     fs.writeFileSync(pushdown, fs.readFileSync(plain, 'utf8').replace('    primaryKey: id\n', '    primaryKey: id\n    pushdown: true\n'));
-    // Seeded with pushdown: the state a pushdown sync leaves (row hashes and DuckDB's hashes).
+    // Seeded with pushdown: the state a pushdown sync leaves (row hashes and the database's hashes).
     await seedState(pushdown);
-    await duckdb(file, `update users set plan = 'changed' where id % 100 = 0`);
+    await warehouse.change(100);
+    const label = `${engine}${wide > 0 ? ` + ${wide} text columns` : ''}`;
 
     const results: PushdownResult[] = [];
     for (let round = 1; round <= repeat; round++) {
@@ -96,6 +116,7 @@ export async function benchPushdown(rows: number, repeat = 3): Promise<PushdownR
       const floor = timed[0].seconds;
       for (const entry of timed) {
         results.push({
+          source: label,
           round,
           run: entry.run,
           rows,
@@ -108,16 +129,26 @@ export async function benchPushdown(rows: number, repeat = 3): Promise<PushdownR
     }
     return results;
   } finally {
+    await warehouse?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '3' } } });
-  const results = await benchPushdown(Number(values.rows), Number(values.repeat));
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      repeat: { type: 'string', default: '3' },
+      source: { type: 'string', default: 'duckdb' },
+      wide: { type: 'string', default: '0' },
+    },
+  });
+  const engine = values.source as PushdownEngine;
+  if (!['duckdb', 'postgres', 'mysql'].includes(engine)) throw new Error(`--source must be duckdb, postgres or mysql, not ${engine}`);
+  const results = await benchPushdown(Number(values.rows), Number(values.repeat), engine, Number(values.wide));
   printTable(
-    `DuckDB steady plan (1% changed) vs the floor script, ${Number(values.rows).toLocaleString('en-US')} rows (ratio to the round's floor)`,
+    `${results[0]?.source ?? engine} steady plan (1% changed) vs the floor script, ${Number(values.rows).toLocaleString('en-US')} rows (ratio to the round's floor)`,
     results as never,
   );
-  writeResult(`pushdown-${values.rows}`, results);
+  writeResult(`pushdown-${engine}${Number(values.wide) > 0 ? `-wide${values.wide}` : ''}-${values.rows}`, results);
 }

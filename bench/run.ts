@@ -1,6 +1,7 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, delivery, batching, steady, compare, ingest)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, scale, delivery, batching, steady, compare, ingest)
+//   npm run bench -- --only scale              (1M and 10M rows; not part of the default run)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
 import { benchBatching } from './batching.js';
@@ -11,10 +12,13 @@ import { describeMachine, printTable, writeResult } from './measure.js';
 import { benchPlan, type PlanResult } from './plan.js';
 import { benchPlanSpeed } from './plan-speed.js';
 import { benchPushdown } from './pushdown.js';
+import { benchScale } from './scale.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'floor', 'pushdown', 'delivery', 'batching', 'steady', 'compare', 'ingest'] as const;
+const SCENARIOS = ['plan', 'floor', 'pushdown', 'scale', 'delivery', 'batching', 'steady', 'compare', 'ingest'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+// Run only when named: 10,000,000 rows take about 20 minutes and several GB of temp files.
+const OPT_IN: Scenario[] = ['scale'];
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +27,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '2' },
   },
 });
-const chosen = (values.only?.split(',').map((name) => name.trim()) ?? [...SCENARIOS]) as Scenario[];
+const chosen = (values.only?.split(',').map((name) => name.trim()) ?? SCENARIOS.filter((name) => !OPT_IN.includes(name))) as Scenario[];
 for (const name of chosen) {
   if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}": expected one of ${SCENARIOS.join(', ')}`);
 }
@@ -34,6 +38,7 @@ const sizes = quick
       plan: [10_000, 50_000],
       floor: 50_000,
       pushdown: 50_000,
+      scale: [10_000, 100_000],
       delivery: 2_000,
       batching: { vitally: 2_000, userpilot: 2_000, sampleSeconds: 3 },
       steady: 50_000,
@@ -45,6 +50,7 @@ const sizes = quick
       plan: [100_000, 1_000_000],
       floor: 1_000_000,
       pushdown: 1_000_000,
+      scale: [1_000_000, 10_000_000],
       delivery: 20_000,
       batching: { vitally: 100_000, userpilot: 20_000, sampleSeconds: 30 },
       steady: 1_000_000,
@@ -106,6 +112,24 @@ if (chosen.includes('pushdown')) {
   summary.pushdown = results;
   const best = Math.min(...results.filter((result) => result.run === 'steady plan, pushdown').map((result) => Number.parseFloat(result.ofFloor)));
   check(best <= 0.3, `DuckDB steady plan with pushdown within 0.3x the floor script (best round ${best}x)`);
+}
+
+if (chosen.includes('scale')) {
+  // Issue 21, goal 6: at 10x the rows, first and steady plans within 300 MB and at most 11x the time.
+  const results = await benchScale(sizes.scale);
+  const [small, large] = [sizes.scale[0], sizes.scale[sizes.scale.length - 1]];
+  printTable(`1d. backflow plan at ${small.toLocaleString('en-US')} and ${large.toLocaleString('en-US')} rows (SQLite), same run`, results as never);
+  writeResult('scale', results);
+  summary.scale = results;
+  for (const run of ['first plan', 'steady plan']) {
+    const big = results.find((result) => result.run === run && result.rows === large)!;
+    const limit = Number(((large / small) * 1.1).toFixed(1));
+    check(big.peakRssMb <= 300, `${run} over ${large.toLocaleString('en-US')} rows within 300 MB peak RSS (${big.peakRssMb} MB)`);
+    check(
+      Number.parseFloat(big.wallRatio) <= limit,
+      `${run}: ${large / small}x the rows in at most ${limit}x the time (wall ${big.wallRatio}, CPU ${big.cpuRatio})`,
+    );
+  }
 }
 
 if (chosen.includes('delivery')) {

@@ -87,10 +87,16 @@ describe('sync locks held by another host', () => {
     );
     expect(refused.stderr).toContain('pass --force only if you know it is gone');
     expect(locks()).toHaveLength(1);
+    const acquiredAt = locks()[0].acquired_at;
 
     const forced = await cli('unlock', '--sync', 'users', '--force', '--json');
     expect(forced.code).toBe(0);
-    expect(JSON.parse(forced.stdout)).toMatchObject({ sync: 'users', removed: true, holder: { pid: 4242, host: 'old-container-7f3a', heartbeat_at: beat } });
+    expect(JSON.parse(forced.stdout)).toEqual({
+      sync: 'users',
+      removed: true,
+      holder: { pid: 4242, host: 'old-container-7f3a', acquiredAt, heartbeatAt: beat },
+      why: expect.stringContaining('unlocked with --force while process 4242'),
+    });
     expect(locks()).toEqual([]);
     expect(lastRuns()[1]).toMatchObject({ outcome: 'interrupted', error: expect.stringContaining('unlocked: unlocked with --force while process 4242') });
 

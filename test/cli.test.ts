@@ -52,19 +52,50 @@ describe('the backflow CLI', () => {
     expect(sync.code).toBe(3);
     expect(sync.stdout).toContain('✗ 5: HTTP 400: Invalid request body (phone)');
 
-    const status = await cli('status', '--json');
-    expect(JSON.parse(status.stdout).syncs[0]).toMatchObject({ sync: 'users', records: 5, lastRun: { outcome: 'partial', counts: { sent: 5, rejected: 1 } } });
+    // The JSON shapes README.md documents ("JSON output"), field for field: camelCase, `full` a
+    // boolean, counts an object, and no column of the state's tables (fingerprint, pid) leaking out.
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const lastRun = {
+      id: 1,
+      sync: 'users',
+      startedAt: iso,
+      endedAt: iso,
+      outcome: 'partial',
+      full: false,
+      counts: expect.objectContaining({ read: 6, sent: 5, rejected: 1 }),
+      error: null,
+    };
+    const status = JSON.parse((await cli('status', '--json')).stdout);
+    expect(status).toEqual({ syncs: [{ sync: 'users', destination: 'gamify', records: 5, cursor: null, lastRun }] });
 
-    const runs = JSON.parse((await cli('runs', '--json')).stdout).runs;
-    expect(runs[0].issues).toEqual([{ key: '5', class: 'rejected', status: 400, reason: 'HTTP 400: Invalid request body (phone)' }]);
+    const runs = JSON.parse((await cli('runs', '--json')).stdout);
+    expect(runs).toEqual({
+      total: 1,
+      offset: 0,
+      runs: [
+        {
+          ...lastRun,
+          issueCount: 1,
+          issuesOffset: 0,
+          issues: [{ key: '5', class: 'rejected', status: 400, reason: 'HTTP 400: Invalid request body (phone)' }],
+        },
+      ],
+    });
 
-    const rejected = await cli('rejected');
-    expect(rejected.stdout).toMatch(/users\s+5\s+400\s+1\s+.+?\s+HTTP 400: Invalid request body \(phone\)/);
+    const rejected = JSON.parse((await cli('rejected', '--json')).stdout);
+    expect(rejected).toEqual({
+      rejected: [{ sync: 'users', key: '5', status: 400, reason: 'HTTP 400: Invalid request body (phone)', attempts: 1, firstAt: iso, lastAt: iso, runId: 1 }],
+    });
+    expect(rejected.rejected[0].lastAt).toBe(rejected.rejected[0].firstAt); // refused once so far
+    const table = await cli('rejected');
+    expect(table.stdout).toMatch(/users\s+5\s+400\s+1\s+.+?\s+HTTP 400: Invalid request body \(phone\)/);
 
     const reset = await cli('reset', '--sync', 'users', '--yes');
     expect(reset.stdout).toContain('Forgot 5 records of sync users');
     const plan = JSON.parse((await cli('plan', '--json')).stdout);
     expect(plan.syncs[0].counts).toMatchObject({ added: 6 });
+    expect((await cli('sync', '--full')).code).toBe(0);
+    expect(JSON.parse((await cli('runs', '--json', '--limit', '1')).stdout).runs[0]).toMatchObject({ outcome: 'success', full: true });
   });
 
   it('sync --plan sends exactly the saved plan, and refuses it once the state moved on', async () => {

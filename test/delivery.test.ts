@@ -7,7 +7,7 @@ import { runSync } from '../src/engine/sync.js';
 import { GamifyHostEmulator } from '../sandbox/gamifyhost.js';
 import type { ReceivedRequest } from '../sandbox/http-emulator.js';
 import { gamifyConfig, gamifyWarehouse, retryLog, runCli, sqliteTable, users, workspaceFor, writeFile } from './helpers/index.js';
-import { expectPaced, recordDepartures } from './helpers/pacing.js';
+import { expectPaced, recordPacing } from './helpers/pacing.js';
 
 const forKey = (key: string) => (request: ReceivedRequest) => (request.body as { externalId?: string }).externalId === key;
 
@@ -142,11 +142,11 @@ describe('delivery', () => {
     sqliteTable(path.join(dir, 'warehouse.db'), 'users', users(30));
     const workspace = workspaceFor(gamifyConfig({ url: emulator.url }).replace('requestsPerSecond: 500', 'requestsPerSecond: 20'), dir);
     const sync = workspace.syncNamed('users');
-    const departures = recordDepartures(workspace.destination(sync).limiter);
+    const pacing = recordPacing(workspace.destination(sync).limiter);
     const run = await runSync(workspace, sync);
     expect(run.counts.sent).toBe(30);
     expectPaced(
-      departures,
+      pacing,
       emulator.received.map((request) => request.at),
       20,
     );

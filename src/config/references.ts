@@ -66,7 +66,10 @@ export function referenceIssues(raw: unknown): ReferenceIssue[] {
           );
         }
         if (entry.pushdown === true && sourceType && !sourceType.pushdown) {
-          add(`pushdown: true needs a source that hashes rows itself (duckdb); a ${String(source.type)} source cannot: remove pushdown`, 'pushdown');
+          add(
+            `pushdown: true needs a source that hashes rows itself (duckdb, postgres, mysql); a ${String(source.type)} source cannot: remove pushdown`,
+            'pushdown',
+          );
         }
         if (entry.pushdown === true && entry.cursor !== undefined) {
           add('pushdown: true reads every row, and a cursor reads only newer rows: remove one of them', 'pushdown');

@@ -179,7 +179,7 @@ const sync = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      "Read in two passes (duckdb sources): each row's key and a hash the database computes over the mapped columns, then full rows only for keys whose hash changed. For syncs without a cursor; the first run with it reads every row once.",
+      "Read in two passes (duckdb, postgres and mysql sources): each row's key and a hash the database computes over the mapped columns, then full rows only for keys whose hash changed. For syncs without a cursor; the first run with it reads every row once.",
     ),
   mapping: z
     .record(z.string().min(1), mappingValue)

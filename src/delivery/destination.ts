@@ -2,6 +2,7 @@
 // got does the retrying and timeouts; the connector's `interpret` decides what each answer means.
 // A connector with a vendor client (createSender) sends through that client instead, behind the same
 // concurrency gate and rate limiter, and its outcomes are settled the same way.
+import type { ClientRequest } from 'node:http';
 import got, { HTTPError, RequestError, type Got, type Response } from 'got';
 import {
   isClientConnector,
@@ -20,7 +21,7 @@ import {
 import type { DestinationConfig } from '../config/schema.js';
 import { batchingOf, connectorSettings, type Batching } from './batches.js';
 import { Gate } from './gate.js';
-import { pauseFromHeaders, RateLimiter } from './rate-limiter.js';
+import { pauseFromHeaders, RateLimiter, type Turn } from './rate-limiter.js';
 
 /**
  * What happened to one record, after every retry got (or the vendor client) made. `status` is null
@@ -112,9 +113,8 @@ export class Destination {
   }
 
   private httpClient(connector: HttpConnector): Got {
-    const { config, name, observer } = this.options;
+    const { config } = this.options;
     const maxDelayMs = config.retry.maxDelaySeconds * 1000;
-    const limiter = this.limiter;
 
     return got.extend({
       timeout: { request: config.timeoutSeconds * 1000 },
@@ -146,12 +146,7 @@ export class Destination {
         },
       },
       hooks: {
-        beforeRequest: [
-          async () => {
-            const waited = await limiter.take();
-            if (waited > 0) observer?.rateLimitWait?.(name, waited);
-          },
-        ],
+        // The rate limiter's turn is taken per attempt in post(), which sees the request depart.
         afterResponse: [
           (response) => {
             this.observeResponse(response.statusCode, response.headers);
@@ -258,17 +253,34 @@ export class Destination {
     }
   }
 
-  /** One HTTP request through got (rate limiter, retries), read by `interpret`. */
+  /**
+   * One HTTP request through got (rate limiter, retries), read by `interpret`. Each attempt takes a
+   * rate-limiter turn once got has serialized the body, right before the request is made, and ends
+   * it when the request has left: its last byte handed to the operating system ('finish'), or the
+   * request closed or failed first. The next turn is spaced from there, so a request that leaves
+   * late (a connection still to open, an event loop busy building the next batch) never arrives at
+   * the vendor together with the one after it.
+   */
   private async post<Reading>(request: HttpRequest, interpret: Interpret<Reading>, context: SendContext): Promise<Posted<Reading>> {
+    const { name, observer } = this.options;
     let attempts = 0;
+    let turn: Turn | undefined;
     try {
-      const response = await this.client!(request.url, {
+      const call = this.client!(request.url, {
         method: request.method,
         headers: request.headers,
         json: request.json,
         context: { interpret },
         hooks: {
-          beforeRequest: [() => void attempts++],
+          beforeRequest: [
+            async () => {
+              // A retry: the attempt before ended without a request of its own (or it has ended already).
+              turn?.departed();
+              turn = await this.limiter.take();
+              attempts++;
+              if (turn.waited > 0) observer?.rateLimitWait?.(name, turn.waited);
+            },
+          ],
           beforeRetry: [
             (error) => {
               this.options.observer?.retry?.(this.name, error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message), context);
@@ -276,6 +288,13 @@ export class Destination {
           ],
         },
       });
+      // Emitted for each attempt, right after that attempt's beforeRequest hook: the turn is its own.
+      void call.on('request', (clientRequest: ClientRequest) => {
+        const attempt = turn!;
+        clientRequest.once('finish', () => attempt.departed());
+        clientRequest.once('close', () => attempt.departed());
+      });
+      const response = await call;
       return { outcome: interpret(toHttpResponse(response)), status: response.statusCode, attempts };
     } catch (error) {
       if (error instanceof HTTPError) {
@@ -284,12 +303,16 @@ export class Destination {
       }
       if (error instanceof RequestError) return { error: `${error.code ?? 'request error'}: ${error.message} (after ${attemptsText(attempts)})`, attempts };
       throw error;
+    } finally {
+      // Whatever happened, the last turn is over: the callers after it must not wait for it.
+      turn?.departed();
     }
   }
 
   /** The rate limiter paces records here (one per call): the client's batching is its own business. */
   private async sendThroughClient(connector: ClientConnector, payload: unknown, context: SendContext): Promise<SendResult> {
-    await this.limiter.take();
+    // The client sends when it will (it batches on its own): the turn ends as the record is handed over.
+    (await this.limiter.take()).departed();
     this.sender ??= connector.createSender(this.settings, this.senderOptions());
     const outcome = await this.sender.send(payload, context);
     // The client retried by itself: a `retry` that comes back is final for this run. It does not say

@@ -1,5 +1,6 @@
-// The limiter's spacing, as a property of the departures it hands out, on a test clock whose timers
-// fire as late as the test says (on time, a few ms late, or after a long stall). The promise
+// The limiter's spacing, as a property of the departures it lets happen, on a test clock whose timers
+// fire as late as the test says (on time, a few ms late, or after a long stall), and whose requests
+// leave when the test says (at once, or late after their turn). The promise
 // (rate-limiter.ts): R+1 departures span at least R x interval - 5 ms - 1 ms, where the interval is
 // 1/R s with a 5% margin: 1,044 ms for any R. So no one-second window ever holds more than R.
 import { describe, expect, it } from 'vitest';
@@ -23,11 +24,14 @@ function testClock(lateness: () => number = () => 0) {
   return { clock, sleeps, advance: (ms: number) => void (time += ms), now: () => Math.floor(time) };
 }
 
-/** `count` callers queued at once (a destination whose concurrency is never the limit): when each was let go. */
+/**
+ * `count` callers queued at once (a destination whose concurrency is never the limit), each request
+ * departing as soon as its turn comes: when each left.
+ */
 async function departures(limiter: RateLimiter, count: number): Promise<number[]> {
   const times: number[] = [];
   limiter.onDeparture = (at) => times.push(at);
-  await Promise.all(Array.from({ length: count }, () => limiter.take()));
+  await Promise.all(Array.from({ length: count }, () => limiter.take().then((turn) => turn.departed())));
   return times;
 }
 
@@ -116,17 +120,63 @@ describe('the rate limiter', () => {
     const { clock, sleeps, advance } = testClock();
     const limiter = new RateLimiter(20, clock);
     for (let index = 0; index < 10; index++) {
-      expect(await limiter.take()).toBe(0);
+      const turn = await limiter.take();
+      expect(turn.waited).toBe(0);
+      turn.departed();
       advance(100); // the caller's request and answer take longer than an interval
     }
     expect(sleeps).toEqual([]);
     expect({ waits: limiter.waits, waitedMs: limiter.waitedMs }).toEqual({ waits: 0, waitedMs: 0 });
   });
 
+  it('gives no turn before the previous request has left, and spaces it from that departure', async () => {
+    const { clock, advance } = testClock();
+    const limiter = new RateLimiter(2, clock);
+    const left: number[] = [];
+    limiter.onDeparture = (at) => left.push(at);
+    const first = await limiter.take();
+    let secondGiven = false;
+    const second = limiter.take().then((turn) => {
+      secondGiven = true;
+      return turn;
+    });
+    // The first request is still on its way well past the next turn's due time (a new connection,
+    // an event loop busy building the next 10,000-user batch): the second waits for it.
+    advance(3 * limiter.intervalMs);
+    await new Promise(setImmediate);
+    expect(secondGiven).toBe(false);
+    first.departed();
+    first.departed(); // only the first call counts
+    (await second).departed();
+
+    expect(left).toHaveLength(2);
+    expect(left[1] - left[0]).toBeGreaterThanOrEqual(limiter.intervalMs - 5 - 1);
+  });
+
+  it('keeps the span whatever time the requests take to leave after their turn', async () => {
+    const random = seededRandom(0xfeed);
+    const { clock, advance } = testClock(() => random() * 3);
+    const limiter = new RateLimiter(10, clock);
+    const left: number[] = [];
+    limiter.onDeparture = (at) => left.push(at);
+    await Promise.all(
+      Array.from({ length: 300 }, () =>
+        limiter.take().then((turn) => {
+          // Mostly on its way at once, sometimes held 50–400 ms before its bytes go out.
+          advance(random() < 0.2 ? 50 + random() * 350 : random() * 5);
+          turn.departed();
+        }),
+      ),
+    );
+
+    expect(shortestSpan(left, 10)).toBeGreaterThanOrEqual(PROMISED_SPAN_MS);
+    expect(mostInOneSecond(left)).toBeLessThanOrEqual(10);
+  });
+
   it('holds every caller until a pause ends, then spaces them from there', async () => {
     const { clock, now } = testClock();
     const limiter = new RateLimiter(20, clock);
-    await limiter.take();
+    (await limiter.take()).departed();
     const until = now() + 3000;
     limiter.pauseUntil(until);
     limiter.pauseUntil(until - 1000); // a shorter pause never shortens a longer one

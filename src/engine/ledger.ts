@@ -6,7 +6,7 @@
 // opens one store per run.
 import type { SendableRecord, StateWrites } from '../plan/classify.js';
 import { compareCursors } from '../sources/values.js';
-import type { Confirmation, JobResult, RunIssue, RunOutcome, RunReads, Store } from '../state/contract.js';
+import type { Confirmation, JobResult, NewRunIssue, RunOutcome, RunReads, Store } from '../state/contract.js';
 
 /** How often a running run's counts are written to the state for `backflow status`. */
 const LIVE_COUNTS_INTERVAL_MS = 1000;
@@ -44,7 +44,7 @@ export class RunLedger {
   readonly reads: RunReads;
   private confirmations: Confirmation[] = [];
   private pending = new Map<string, Confirmation[]>();
-  private issues: RunIssue[] = [];
+  private issues: NewRunIssue[] = [];
   private confirmedKeys: string[] = [];
   private scheduled = false;
   private finished = false;
@@ -77,7 +77,7 @@ export class RunLedger {
     this.schedule();
   }
 
-  issue(issue: RunIssue): void {
+  issue(issue: NewRunIssue): void {
     this.issues.push(issue);
     this.schedule();
   }

@@ -1,8 +1,9 @@
-// Pushdown reads (`pushdown: true` on a sync from a source that supports it: duckdb). Instead of
-// every full row, the database returns each row's key and its hash of the columns the mapping reads;
-// only the rows whose hash differs from the one stored with their confirmed payload (changed, new,
-// or never hashed so) are then fetched, in the same open database, and classified as a plain read
-// classifies them (row hash, then payload). A steady plan over 1,000,000 rows reads two numbers a row.
+// Pushdown reads (`pushdown: true` on a sync from a source that supports it: duckdb, postgres,
+// mysql). Instead of every full row, the database returns each row's key and its hash of the columns
+// the mapping reads; only the rows whose hash differs from the one stored with their confirmed
+// payload (changed, new, or never hashed so) are then fetched, from the same database state, and
+// classified as a plain read classifies them (row hash, then payload). A steady plan over 1,000,000
+// rows reads two short values a row.
 //
 // The stored hash (records.source_hash) is another value than the row hash: the database computes
 // it, over the mapped columns only. It is salted with everything that gives it its meaning (this

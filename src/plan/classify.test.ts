@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fingerprint } from '../fingerprint.js';
-import type { KeyRead, KnownRecords, RunReads, StoredRecord, StoredRejection } from '../state/contract.js';
+import type { KeyRead, KnownRecords, RunReads, StandingRejection, StoredRecord } from '../state/contract.js';
 import { Classifier, type PlannedRecord, type SendableRecord } from './classify.js';
 
 const STARTED = '2026-12-03T10:00:00.000Z';
@@ -20,7 +20,7 @@ class MapState implements Pick<KnownRecords, 'recordCount' | 'lookup' | 'rowHash
   readonly reads = new Map<string, { settled: boolean; cursor: unknown }>();
   constructor(
     readonly records = new Map<string, Known>(),
-    readonly rejections = new Map<string, StoredRejection>(),
+    readonly rejections = new Map<string, StandingRejection>(),
   ) {}
   recordCount(): number {
     return this.records.size;
@@ -61,6 +61,16 @@ class MapState implements Pick<KnownRecords, 'recordCount' | 'lookup' | 'rowHash
   }
 }
 
+/** A standing rejection of sync users, refused once. */
+const rejection = (fields: Pick<StandingRejection, 'key' | 'fingerprint' | 'reason' | 'status'> & Partial<StandingRejection>): StandingRejection => ({
+  sync: 'users',
+  attempts: 1,
+  firstAt: 'x',
+  lastAt: 'x',
+  runId: 1,
+  ...fields,
+});
+
 const payload = z.strictObject({ email: z.string().email(), plan: z.string().optional() });
 
 function classifierOver(state: MapState, mapping: Record<string, string> = { email: 'email', plan: 'plan' }): Classifier {
@@ -92,7 +102,7 @@ describe('Classifier', () => {
         ['3', { payload: { email: 'c@x.io' } }],
         ['5', { payload: { email: 'e@x.io' } }],
       ]),
-      new Map([['5', { key: '5', fingerprint: 'older', reason: '422: bad plan', status: 422, attempts: 1, first_at: 'x', last_at: 'x' }]]),
+      new Map([['5', rejection({ key: '5', fingerprint: 'older', reason: '422: bad plan', status: 422 })]]),
     );
     const { records, writes } = classifierOver(state).classify(
       batch([row(1, 'a@x.io'), row(2, 'b@x.io', 'pro'), row(3, 'c@x.io'), row(4, 'not an email'), row(5, 'e@x.io', 'team'), row(null, 'n@x.io')]),
@@ -150,9 +160,7 @@ describe('Classifier', () => {
     const refused = { email: 'a@x.io', plan: 'x' };
     const state = new MapState(
       new Map(),
-      new Map([
-        ['1', { key: '1', fingerprint: fingerprint(refused), reason: '400', status: 400, attempts: 2, first_at: '2026-11-01T00:00:00.000Z', last_at: 'x' }],
-      ]),
+      new Map([['1', rejection({ key: '1', fingerprint: fingerprint(refused), reason: '400', status: 400, firstAt: '2026-11-01T00:00:00.000Z' })]]),
     );
     const { records } = classifierOver(state).classify(batch([row(1, 'a@x.io', 'x')]));
     expect(records[0]).toMatchObject({ class: 'retry', changedAt: '2026-11-01T00:00:00.000Z', reason: '400' });

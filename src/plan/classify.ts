@@ -328,7 +328,7 @@ export class Classifier {
         record.class = 'retry';
         record.reason = rejection.reason;
         // The same version refused before: its change dates from when it was first seen.
-        if (rejection.fingerprint === fingerprint) record.changedAt = rejection.first_at;
+        if (rejection.fingerprint === fingerprint) record.changedAt = rejection.firstAt;
       }
       return record;
     });

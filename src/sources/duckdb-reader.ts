@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PushdownSession, PushdownSpec, ReadRequest, Row, SourceReader } from './contract.js';
 import type { DuckDBSettings } from './duckdb.js';
-import { bareQuery, emptyQuery, incrementalQuery, positionalCursor, quoteIdent } from './sql.js';
+import { bareQuery, emptyQuery, hashedColumns, incrementalQuery, positionalCursor, quoteIdent } from './sql.js';
 import { exactInteger, parseJson, withExactFraction } from './values.js';
 
 /**
@@ -102,17 +102,6 @@ async function* plainRows(result: DuckDBResult, batchSize: number, lastApart?: (
   if (batch.length > 0) yield batch;
 }
 
-/** The query's column a mapping name reads: the name itself, or the JSON column a dotted name reads into. */
-function readColumn(name: string, present: Set<string>): string | undefined {
-  if (present.has(name)) return name;
-  const parts = name.split('.');
-  for (let split = parts.length - 1; split > 0; split--) {
-    const head = parts.slice(0, split).join('.');
-    if (present.has(head)) return head;
-  }
-  return undefined;
-}
-
 /**
  * The two passes of a pushdown read on one open database: a database file opened read-only cannot
  * be written by anyone while it is open, so both passes see the same data. Files read by the query
@@ -136,8 +125,7 @@ async function pushdownSession(
     const described = await session.connection.prepare(text);
     const types = new Map(Array.from({ length: described.columnCount }, (_, index) => [described.columnName(index), described.columnType(index).toString()]));
     const present = new Set(types.keys());
-    if (!present.has(spec.primaryKey)) throw new Error(`the query returns no column "${spec.primaryKey}" (the primaryKey)`);
-    const hashed = [...new Set([spec.primaryKey, ...spec.columns].map((name) => readColumn(name, present)).filter((name) => name !== undefined))].sort();
+    const hashed = hashedColumns(spec, present);
     const version = (await session.connection.runAndReadAll('select version()')).getRows()[0][0];
     const key = quoteIdent(spec.primaryKey);
     // hash() of several values combines them in order, NULLs included: 64 bits per row, moved as a

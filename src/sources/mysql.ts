@@ -3,8 +3,8 @@
 import type { Connection, TypeCast } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 import { z } from 'zod';
-import type { ReadRequest, Row, SourceReader, SourceType } from './contract.js';
-import { emptyQuery, incrementalQuery, positionalCursor, quoteBacktick } from './sql.js';
+import type { PushdownSession, PushdownSpec, ReadRequest, Row, SourceReader, SourceType } from './contract.js';
+import { bareQuery, emptyQuery, fetchedRows, hashedColumns, incrementalQuery, positionalCursor, quoteBacktick } from './sql.js';
 import { withExactFraction } from './values.js';
 
 const settings = z.strictObject({
@@ -93,11 +93,121 @@ async function statement(session: PromiseConnection, sql: string, request: ReadR
   return { text, values: Array(occurrences).fill(value) };
 }
 
+/** Ends a connection: politely when its last query finished, else by dropping it (rows may still be in flight). */
+async function release(connection: Connection, finished: boolean): Promise<void> {
+  if (!finished) return connection.destroy();
+  await connection
+    .promise()
+    .end()
+    .catch(() => connection.destroy());
+}
+
+/**
+ * The text every hashed value is hashed as: each column as its length in bytes, a colon and its
+ * bytes, or `N` for NULL, one after the other. Each part says where it ends, so values never run
+ * together and NULL is never the empty text; the bytes are the text the read receives (cast as
+ * binary, so columns of different collations join without a collation clash). 64 bits of its md5,
+ * as text, are what pass 1 carries per row.
+ */
+function rowHash(columns: string[]): string {
+  const parts = columns.map((name) => {
+    const bytes = `cast(backflow_rows.${quoteBacktick(name)} as binary)`;
+    return `ifnull(concat(length(${bytes}), ':', ${bytes}), 'N')`;
+  });
+  return `left(md5(concat(${parts.join(', ')})), 16)`;
+}
+
+/** Opens a read-only transaction whose snapshot is taken at once (not at its first read). */
+async function snapshotConnection(config: Settings): Promise<Connection> {
+  const connection = await connect(config);
+  try {
+    await connection.promise().query('start transaction with consistent snapshot, read only');
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+  return connection;
+}
+
+/**
+ * The two passes of a pushdown read. MySQL runs one query at a time on a connection and shares no
+ * snapshot between connections, so pass 1 streams on one connection while pass 2 fetches on a
+ * second, each in a read-only transaction with a consistent snapshot; the second snapshot is taken
+ * right after the first, before pass 1 reads a row. A row committed between the two snapshots is
+ * fetched as the second sees it, with its hash computed again there, so what is compared and kept
+ * always belongs to the row that was read; a row deleted in between is removed, one added waits for
+ * the next run.
+ */
+async function pushdownSession(config: Settings, request: ReadRequest, spec: PushdownSpec, connections: Set<Connection>): Promise<PushdownSession> {
+  const opened: Connection[] = [];
+  let streaming = false;
+  const closeAll = async () => {
+    for (const connection of opened) connections.delete(connection);
+    await Promise.all(opened.map((connection, index) => release(connection, index > 0 || !streaming)));
+  };
+  try {
+    for (let index = 0; index < 2; index++) {
+      opened.push(await snapshotConnection(config));
+      connections.add(opened[index]);
+    }
+    const [reader, fetcher] = opened.map((connection) => connection.promise());
+    const { text, values } = await statement(reader, bareQuery(request.query ?? ''), request);
+    const [, fields] = await reader.query(emptyQuery(text), values);
+    const byName = new Map(fields.map((field) => [field.name, field]));
+    const hashed = hashedColumns(spec, new Set(byName.keys()));
+    const [[{ version }]] = (await reader.query('select version() as version')) as unknown as [[{ version: string }]];
+    const key = `backflow_rows.${quoteBacktick(spec.primaryKey)}`;
+    const source = `(${text}\n) as backflow_rows`;
+    // A column's type as the protocol describes it: type, flags (UNSIGNED among them), length, scale, character set.
+    const typeOf = (name: string) => {
+      const field = byName.get(name)!;
+      return `${field.columnType}/${field.flags}/${field.columnLength}/${field.decimals}/${field.characterSet}`;
+    };
+    return {
+      columns: [...byName.keys()],
+      signature: `mysql ${version}: ${hashed.map((name) => `${name} ${typeOf(name)}`).join(', ')}`,
+      async *keyHashes(batchSize) {
+        const sql = `select ${key}, cast(${key} as char), ${rowHash(hashed)} from ${source}`;
+        streaming = true;
+        const rows = opened[0].query({ sql, values, rowsAsArray: true }).stream({ highWaterMark: batchSize });
+        let batch = { keys: [] as unknown[], keyTexts: [] as string[], hashes: [] as string[] };
+        for await (const [keyValue, keyText, hash] of rows as AsyncIterable<[unknown, string | null, string]>) {
+          batch.keys.push(keyValue);
+          batch.keyTexts.push(keyText ?? '');
+          batch.hashes.push(hash);
+          if (batch.keys.length >= batchSize) {
+            yield batch;
+            batch = { keys: [], keyTexts: [], hashes: [] };
+          }
+        }
+        streaming = false;
+        if (batch.keys.length > 0) yield batch;
+      },
+      async rowsFor(keyTexts) {
+        // The keys as text: MySQL converts them to the key's type, so a query over a table looks them up in its index.
+        const [result, described] = await fetcher.query({
+          sql: `select backflow_rows.*, cast(${key} as char), ${rowHash(hashed)} from ${source} where ${key} in (?)`,
+          values: [...values, keyTexts],
+          rowsAsArray: true,
+        });
+        const names = described.slice(0, -2).map((field) => field.name);
+        const wanted = new Set(keyTexts);
+        return fetchedRows(result as unknown as unknown[][], names, wanted);
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
 export const mysqlSource: SourceType<typeof settings> = {
   type: 'mysql',
   title: 'MySQL or MariaDB (streamed, read-only transaction)',
   settings,
   needsQuery: true,
+  pushdown: true,
   secrets: ['url'],
   async open(config): Promise<SourceReader> {
     const connections = new Set<Connection>();
@@ -126,12 +236,7 @@ export const mysqlSource: SourceType<typeof settings> = {
         } finally {
           connections.delete(connection);
           // A read left early still has rows in flight: only dropping the connection stops them.
-          if (finished)
-            await connection
-              .promise()
-              .end()
-              .catch(() => connection.destroy());
-          else connection.destroy();
+          await release(connection, finished);
         }
       },
       async columns(request) {
@@ -146,6 +251,7 @@ export const mysqlSource: SourceType<typeof settings> = {
           connection.destroy();
         }
       },
+      pushdown: (request, spec) => pushdownSession(config, request, spec, connections),
       async close() {
         for (const connection of connections) connection.destroy();
         connections.clear();

@@ -1,4 +1,5 @@
 // SQL helpers shared by the SQL sources: how a sync's query is turned into the statement that runs.
+import type { PushdownSpec, Row } from './contract.js';
 
 /** True when the user's query binds `:cursor` itself (`::cursor` casts do not count). */
 export function bindsCursor(query: string): boolean {
@@ -80,4 +81,44 @@ export function notAReadReason(query: string): string | undefined {
   const write = words.find((word) => WRITE_WORDS.has(word));
   if (write) return `the query contains ${write.toUpperCase()}, which changes data`;
   return undefined;
+}
+
+/** The query's column a mapping name reads: the name itself, or the JSON column a dotted name reads into. */
+function readColumn(name: string, present: Set<string>): string | undefined {
+  if (present.has(name)) return name;
+  const parts = name.split('.');
+  for (let split = parts.length - 1; split > 0; split--) {
+    const head = parts.slice(0, split).join('.');
+    if (present.has(head)) return head;
+  }
+  return undefined;
+}
+
+/**
+ * The columns of the query (`present`) a pushdown read hashes: the key and every column the mapping
+ * reads, each once, sorted (so reordering the mapping keeps the hash). A mapped name the query lacks
+ * is left out here: the engine reports it (Classifier.checkColumnNames) before any row is read.
+ */
+export function hashedColumns(spec: PushdownSpec, present: Set<string>): string[] {
+  if (!present.has(spec.primaryKey)) throw new Error(`the query returns no column "${spec.primaryKey}" (the primaryKey)`);
+  return [...new Set([spec.primaryKey, ...spec.columns].map((name) => readColumn(name, present)).filter((name) => name !== undefined))].sort();
+}
+
+/**
+ * Pushdown pass 2's answer, as rows and hashes: each result row holds the mapped columns (`names`),
+ * then the key as text, then the row's hash. A lookup equal in the key's type is not always the same
+ * text (a case-insensitive collation, trailing spaces, MySQL comparing a bigint with text as a
+ * float): only rows whose key text was asked for count.
+ */
+export function fetchedRows(result: unknown[][], names: string[], wanted: Set<string>): { rows: Row[]; hashes: string[] } {
+  const rows: Row[] = [];
+  const hashes: string[] = [];
+  for (const values of result) {
+    if (!wanted.has(values[names.length] as string)) continue;
+    const row: Row = {};
+    names.forEach((name, index) => (row[name] = values[index]));
+    rows.push(row);
+    hashes.push(values[names.length + 1] as string);
+  }
+  return { rows, hashes };
 }

@@ -3,22 +3,16 @@
 // scratch of one run (the keys it read). SQLite (src/state/store.ts) is the first implementation; the
 // engine imports only this file, so another (PostgreSQL, for a fleet) can be added beside it. The
 // shared contract suite (test/state/contract.test.ts) runs against every implementation.
+import type { RejectionRecord, RunIssue, RunOutcome, RunRecord, StandingRejection } from './history.js';
 import type { LockHolder } from './locks.js';
+
+// The domain objects of the history (camelCase, what `status`, `runs` and `rejected` print) are the contract's too.
+export type { RejectionRecord, RunIssue, RunOutcome, RunRecord, RunRowOutcome, StandingRejection } from './history.js';
 
 /** What was last confirmed for a record: its key and the fingerprint of the payload sent. */
 export interface StoredRecord {
   key: string;
   fingerprint: string;
-}
-
-export interface StoredRejection {
-  key: string;
-  fingerprint: string;
-  reason: string;
-  status: number | null;
-  attempts: number;
-  first_at: string;
-  last_at: string;
 }
 
 export interface Confirmation {
@@ -45,22 +39,7 @@ export interface Rejection {
 }
 
 /** A record a run could not deliver or build: refused (rejected), failed after every retry, or invalid. */
-export type RunIssue = Rejection & { class: 'rejected' | 'failed' | 'invalid' };
-
-export type RunOutcome = 'running' | 'success' | 'partial' | 'failed' | 'stopped' | 'interrupted';
-/** A row of `runs`: a sync's run, or a `backflow reset` of it (recorded there so the history shows it). */
-export type RunRowOutcome = RunOutcome | 'reset';
-
-export interface RunRow {
-  id: number;
-  sync: string;
-  started_at: string;
-  ended_at: string | null;
-  outcome: RunRowOutcome;
-  full: number;
-  counts: string;
-  error: string | null;
-}
+export type NewRunIssue = Rejection & { class: 'rejected' | 'failed' | 'invalid' };
 
 export interface LockOptions {
   /** A lock whose heartbeat is older than this is taken over. */
@@ -77,7 +56,7 @@ export type JobResult = { kind: 'completed' } | { kind: 'failed'; reason: string
 export interface KnownRecords {
   recordCount(sync: string): number;
   /** For these keys: the fingerprint last confirmed and the standing rejection (no payloads). */
-  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StoredRejection> };
+  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StandingRejection> };
   /** For these keys, the hash of the source row their confirmed payload came from (null: not kept). */
   rowHashes(sync: string, keys: string[]): Map<string, string | null>;
   /** For these keys, the database's hash of the row their confirmed payload came from (null: not kept). */
@@ -104,7 +83,7 @@ export interface RecordWrites {
   /** Completed commits the job's records; failed records each as a failed issue. Returns their keys. */
   settleJob(sync: string, runId: number, jobId: string, result: JobResult): string[];
   /** Rejections (retried next run) and per-run issues. */
-  recordIssues(sync: string, runId: number, issues: RunIssue[]): void;
+  recordIssues(sync: string, runId: number, issues: NewRunIssue[]): void;
   setRowHashes(sync: string, rows: { key: string; rowHash: string }[]): void;
   setSourceHashes(sync: string, rows: { key: string; sourceHash: string }[]): void;
   setCursor(sync: string, value: unknown): void;
@@ -113,26 +92,19 @@ export interface RecordWrites {
   reset(sync: string): { records: number; runId: number };
 }
 
-export interface IssueRow {
-  key: string;
-  class: string;
-  status: number | null;
-  reason: string;
-}
-
 /** Runs, their issues and the standing rejections. */
 export interface RunHistory {
   startRun(sync: string, full: boolean): number;
   finishRun(id: number, outcome: RunOutcome, counts: Record<string, number>, error?: string): void;
   /** A running run's counts so far, for `status` in another process; best effort, never throws. */
   recordLiveCounts(id: number, counts: Record<string, number>): void;
-  lastRuns(): RunRow[];
-  runs(sync: string | undefined, limit: number, offset?: number): RunRow[];
-  run(id: number): RunRow | undefined;
+  lastRuns(): RunRecord[];
+  runs(sync: string | undefined, limit: number, offset?: number): RunRecord[];
+  run(id: number): RunRecord | undefined;
   runCount(sync: string | undefined): number;
-  runIssues(runId: number, limit: number, offset?: number): IssueRow[];
+  runIssues(runId: number, limit: number, offset?: number): RunIssue[];
   runIssueCount(runId: number): number;
-  rejections(sync: string | undefined, limit: number): (StoredRejection & { sync: string })[];
+  rejections(sync: string | undefined, limit: number): RejectionRecord[];
   /** When the sync last completed a run (success or partial), or null. */
   lastCompletedAt(sync: string): string | null;
 }

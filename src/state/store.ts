@@ -5,24 +5,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redact } from '../redact.js';
+import {
+  toRejectionRecord,
+  toRunRecord,
+  toStandingRejection,
+  type RejectionRecord,
+  type RejectionRow,
+  type RunIssue,
+  type RunOutcome,
+  type RunRecord,
+  type RunRow,
+  type StandingRejection,
+} from './history.js';
 import { describeHolder, heartbeatIntervalMs, holderLiveness, pidIsAlive, type LockHolder } from './locks.js';
 import { MIGRATIONS } from './migrations.js';
 import { explainSqliteError, openVersioned, type SqliteFileKind, type VersionedFile } from '../sqlite/open.js';
 
 import { StateError, SyncLockedError } from '../errors.js';
-import type {
-  Confirmation,
-  IssueRow,
-  JobResult,
-  LockOptions,
-  RunIssue,
-  RunOutcome,
-  RunReads,
-  RunRow,
-  Store,
-  StoredRejection,
-  UnlockResult,
-} from './contract.js';
+import type { Confirmation, JobResult, LockOptions, NewRunIssue, RunReads, Store, UnlockResult } from './contract.js';
 import { SqliteRunReads } from './run-reads.js';
 
 const now = () => new Date().toISOString();
@@ -74,9 +74,7 @@ export class StateStore implements Store {
       lookupPayloads: db
         .prepare<[string, string], [string, string]>('select r.key, r.payload from json_each(?) j cross join records r on r.sync = ? and r.key = j.value')
         .raw(),
-      lookupRejections: db.prepare<[string, string]>(
-        'select x.key, x.fingerprint, x.reason, x.status, x.attempts, x.first_at, x.last_at from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value',
-      ),
+      lookupRejections: db.prepare<[string, string], RejectionRow>('select x.* from json_each(?) j cross join rejections x on x.sync = ? and x.key = j.value'),
       upsertRecord: db.prepare(
         `insert into records (sync, key, fingerprint, payload, sent_at, run_id, row_hash, source_hash) values (?, ?, ?, ?, ?, ?, ?, ?)
          on conflict (sync, key) do update set fingerprint = excluded.fingerprint, payload = excluded.payload,
@@ -181,12 +179,12 @@ export class StateStore implements Store {
    * For these keys: the fingerprint last confirmed (`records`, key → fingerprint) and the standing
    * rejection. Payloads are left out: only changed records need them (confirmedPayloads).
    */
-  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StoredRejection> } {
+  lookup(sync: string, keys: string[]): { records: Map<string, string>; rejections: Map<string, StandingRejection> } {
     return this.guard(() => {
       const json = JSON.stringify(keys);
       const records = new Map<string, string>(this.statements.lookupFingerprints.all(json, sync));
-      const rejections = new Map<string, StoredRejection>();
-      for (const row of this.statements.lookupRejections.all(json, sync) as StoredRejection[]) rejections.set(row.key, row);
+      const rejections = new Map<string, StandingRejection>();
+      for (const row of this.statements.lookupRejections.all(json, sync)) rejections.set(row.key, toStandingRejection(row));
       return { records, rejections };
     });
   }
@@ -314,7 +312,7 @@ export class StateStore implements Store {
   }
 
   /** Records rejections (sent, refused: retried next run) and per-run issues (rejected, invalid, failed). */
-  recordIssues(sync: string, runId: number, issues: RunIssue[]): void {
+  recordIssues(sync: string, runId: number, issues: NewRunIssue[]): void {
     return this.guard(() => {
       if (issues.length === 0) return;
       const at = now();
@@ -421,21 +419,22 @@ export class StateStore implements Store {
     }
   }
 
-  lastRuns(): RunRow[] {
-    return this.db.prepare('select * from runs where id in (select max(id) from runs group by sync) order by sync').all() as RunRow[];
+  lastRuns(): RunRecord[] {
+    return (this.db.prepare('select * from runs where id in (select max(id) from runs group by sync) order by sync').all() as RunRow[]).map(toRunRecord);
   }
 
   /** A page of a sync's (or every sync's) runs, newest first. */
-  runs(sync: string | undefined, limit: number, offset = 0): RunRow[] {
+  runs(sync: string | undefined, limit: number, offset = 0): RunRecord[] {
     return (
-      sync
+      (sync
         ? this.db.prepare('select * from runs where sync = ? order by id desc limit ? offset ?').all(sync, limit, offset)
-        : this.db.prepare('select * from runs order by id desc limit ? offset ?').all(limit, offset)
-    ) as RunRow[];
+        : this.db.prepare('select * from runs order by id desc limit ? offset ?').all(limit, offset)) as RunRow[]
+    ).map(toRunRecord);
   }
 
-  run(id: number): RunRow | undefined {
-    return this.db.prepare('select * from runs where id = ?').get(id) as RunRow | undefined;
+  run(id: number): RunRecord | undefined {
+    const row = this.db.prepare('select * from runs where id = ?').get(id) as RunRow | undefined;
+    return row && toRunRecord(row);
   }
 
   runCount(sync: string | undefined): number {
@@ -448,22 +447,23 @@ export class StateStore implements Store {
   }
 
   /** A page of a run's issues, in the order they were recorded. */
-  runIssues(runId: number, limit: number, offset = 0): IssueRow[] {
+  runIssues(runId: number, limit: number, offset = 0): RunIssue[] {
+    // The columns are the fields: a row is already the domain object.
     return this.db
       .prepare('select key, class, status, reason from run_issues where run_id = ? order by rowid limit ? offset ?')
-      .all(runId, limit, offset) as never;
+      .all(runId, limit, offset) as RunIssue[];
   }
 
   runIssueCount(runId: number): number {
     return (this.db.prepare('select count(*) as n from run_issues where run_id = ?').get(runId) as { n: number }).n;
   }
 
-  rejections(sync: string | undefined, limit: number): (StoredRejection & { sync: string })[] {
+  rejections(sync: string | undefined, limit: number): RejectionRecord[] {
     return (
-      sync
+      (sync
         ? this.db.prepare('select * from rejections where sync = ? order by last_at desc, key limit ?').all(sync, limit)
-        : this.db.prepare('select * from rejections order by sync, last_at desc, key limit ?').all(limit)
-    ) as never;
+        : this.db.prepare('select * from rejections order by sync, last_at desc, key limit ?').all(limit)) as RejectionRow[]
+    ).map(toRejectionRecord);
   }
 
   /** When the sync last completed a run (success or partial: every record was tried), or null. */

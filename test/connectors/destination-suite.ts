@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import { runCli, sqliteTable, tempDir, users, workspaceFor, writeFile, type CliResult, type Row } from '../helpers/index.js';
-import { expectPaced, recordDepartures } from '../helpers/pacing.js';
+import { expectPaced, recordPacing } from '../helpers/pacing.js';
 import type { Fault, HttpEmulator } from '../../sandbox/http-emulator.js';
 
 /** Warehouse rows for connector tests: the helpers' users plus the columns vendors ask for. */
@@ -211,13 +211,13 @@ export function describeDestinationContract<E extends HttpEmulator>(spec: Destin
       const { emulator, dir } = await setup(spec, { rows: people(40), requestsPerSecond: 20 });
       const workspace = workspaceFor(fs.readFileSync(path.join(dir, 'backflow.yaml'), 'utf8'), dir, spec.env);
       const sync = workspace.syncNamed('people');
-      const departures = recordDepartures(workspace.destination(sync).limiter);
+      const pacing = recordPacing(workspace.destination(sync).limiter);
 
       const summary = await runSync(workspace, sync);
       expect(summary).toMatchObject({ outcome: 'success', counts: { sent: 40 } });
       expect(emulator.accepted).toBe(40);
       expectPaced(
-        departures,
+        pacing,
         emulator.received.map((request) => request.at),
         20,
       );

@@ -1,13 +1,15 @@
 // Userpilot's bulk identify through the CLI against its emulator: the exact bulk bodies, records
 // committed only once their background job reports completed, a failed job leaving every record due,
 // a job that outlives the run settled by the next one (never sent twice), SIGKILL while a job is
-// pending, a batch refused whole split down to the refused user, and the rate limit held with polls.
+// pending, a batch refused whole split down to the refused user, and the rate limit held with polls,
+// also at the vendor when a bulk request leaves late.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSync } from '../../src/engine/sync.js';
 import { spawnCli, workspaceFor } from '../helpers/index.js';
-import { expectPaced, recordDepartures } from '../helpers/pacing.js';
+import { batchItem } from '../../src/delivery/batches.js';
+import { ABSORBED_TRANSIT_MS, expectPaced, PROMISED_SPAN_MS, recordPacing, shortestSpan } from '../helpers/pacing.js';
 import type { ReceivedRequest } from '../../sandbox/http-emulator.js';
 import { UserpilotEmulator, userpilotFault } from '../../sandbox/userpilot.js';
 import { people, setup, type DestinationCase } from './destination-suite.js';
@@ -133,17 +135,55 @@ describe('Userpilot bulk identify', () => {
     emulator.readsPerJob = 2;
     const workspace = workspaceFor(fs.readFileSync(path.join(dir, 'backflow.yaml'), 'utf8'), dir, { USERPILOT_KEY: KEY });
     const sync = workspace.syncNamed('people');
-    const departures = recordDepartures(workspace.destination(sync).limiter);
+    const pacing = recordPacing(workspace.destination(sync).limiter);
 
     const summary = await runSync(workspace, sync);
     expect(summary).toMatchObject({ outcome: 'success', counts: { sent: 50 } });
     expect(emulator.bulkBodies).toHaveLength(5);
     expect(polls(emulator).length).toBeGreaterThanOrEqual(10);
     expectPaced(
-      departures,
+      pacing,
       emulator.received.map((request) => request.at),
       5,
     );
+    workspace.state.close();
+  });
+
+  it('holds the limit at the vendor when a bulk request leaves late: the event loop busy building the next batch while the next turn is due', async () => {
+    const { emulator, dir } = await setup(bulkCase('{ size: 10 }'), { rows: people(30), requestsPerSecond: 2 });
+    emulator.readsPerJob = 1;
+    const workspace = workspaceFor(fs.readFileSync(path.join(dir, 'backflow.yaml'), 'utf8'), dir, { USERPILOT_KEY: KEY });
+    const sync = workspace.syncNamed('people');
+    const destination = workspace.destination(sync);
+    const { limiter, batching } = destination;
+    const pacing = recordPacing(limiter);
+    let itemsBuilt = 0;
+    const onRelease = limiter.onRelease!;
+    limiter.onRelease = (at) => {
+      onRelease(at);
+      if (pacing.releases.length !== 1) return;
+      // Right after the first bulk request is made (its socket still to connect, its body still to
+      // write), the event loop is held synchronously, as a large next batch being built holds it,
+      // until the next turn is due and the lateness the margin absorbs has passed.
+      process.nextTick(() => {
+        const context = { sync: 'people', key: 'built', fingerprint: '', changedAt: '' };
+        while (Date.now() <= at + limiter.intervalMs + ABSORBED_TRANSIT_MS) {
+          batchItem(batching!, { user_id: String(itemsBuilt++), metadata: { name: 'User', plan: 'free' } }, context);
+        }
+      });
+    };
+
+    const summary = await runSync(workspace, sync);
+    expect(summary).toMatchObject({ outcome: 'success', counts: { sent: 30 } });
+    expect(itemsBuilt).toBeGreaterThan(0);
+    // The scenario happened: the first request left after the second's turn was due.
+    expect(pacing.departures[0] - pacing.releases[0]).toBeGreaterThan(limiter.intervalMs);
+    // Three bulk requests and at least one read of each job: R+1 requests at the vendor, counted on
+    // arrival, span more than a second with the product's margin left for the way there.
+    const arrivals = emulator.received.map((request) => request.at);
+    expect(arrivals.length).toBeGreaterThanOrEqual(6);
+    expect(shortestSpan(arrivals, 2), 'the shortest span of 3 requests at the vendor (ms)').toBeGreaterThanOrEqual(PROMISED_SPAN_MS - ABSORBED_TRANSIT_MS);
+    expect(emulator.maxInWindow(1000)).toBeLessThanOrEqual(2);
     workspace.state.close();
   });
 

@@ -8,7 +8,7 @@ import { messageIdFor } from '../../connectors/vitally/index.js';
 import { runSync } from '../../src/engine/sync.js';
 import { fingerprint } from '../../src/fingerprint.js';
 import { workspaceFor } from '../helpers/index.js';
-import { expectPaced, recordDepartures } from '../helpers/pacing.js';
+import { expectPaced, recordPacing } from '../helpers/pacing.js';
 import { BATCH_LIMIT, VitallyEmulator, vitallyFault } from '../../sandbox/vitally.js';
 import { people, setup, type DestinationCase } from './destination-suite.js';
 
@@ -176,13 +176,13 @@ describe('Vitally batch delivery', () => {
     const { emulator, dir } = await setup(vitallyCase('{ size: 5 }'), { rows: people(200), requestsPerSecond: 20 });
     const workspace = workspaceFor(fs.readFileSync(path.join(dir, 'backflow.yaml'), 'utf8'), dir, vitallyCase().env);
     const sync = workspace.syncNamed('people');
-    const departures = recordDepartures(workspace.destination(sync).limiter);
+    const pacing = recordPacing(workspace.destination(sync).limiter);
 
     const summary = await runSync(workspace, sync);
     expect(summary).toMatchObject({ outcome: 'success', counts: { sent: 200 } });
     expect(emulator.received).toHaveLength(40);
     expectPaced(
-      departures,
+      pacing,
       emulator.received.map((request) => request.at),
       20,
     );

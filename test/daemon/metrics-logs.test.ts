@@ -67,7 +67,7 @@ describe('daemon metrics and logs', () => {
     const state = StateStore.openForReading(path.join(dir, 'state.db'));
     const [run] = state.runs('users', 10);
     state.close();
-    const counts = JSON.parse(run.counts) as Record<string, number>;
+    const { counts } = run;
     expect(counts).toMatchObject({ sent: 4, rejected: 1, invalid: 1, failed: 0 });
 
     const records = (outcome: string) => metric(values, 'backflow_records_total', { sync: 'users', destination: 'gamify', outcome });

@@ -1,8 +1,9 @@
-// Pushdown reads (`pushdown: true`, duckdb sources), in the source contract suite's style: the same
-// users (NULLs, unicode, timestamps, dates, decimals, a bigint past 2^53, JSON) on a real DuckDB file
-// and a real CSV export, planned and synced with pushdown and compared with the plain read's answer,
-// the state migration for users who synced before (nothing re-sent), a row changed between the two
-// passes, mapping changes, and the config checks.
+// Pushdown reads (`pushdown: true`: duckdb, postgres and mysql sources), in the source contract
+// suite's style: the same users (NULLs, unicode, timestamps, dates, decimals, a bigint past 2^53,
+// JSON) in a real DuckDB file, PostgreSQL schema and MariaDB database, and a real CSV export, planned
+// and synced with pushdown and compared with the plain read's answer; the rows of pass 2 as a plain
+// read returns them, keys past 2^53 fetched exactly, the state migration for users who synced before
+// (nothing re-sent), a row changed between the two passes, mapping changes, and the config checks.
 import { DuckDBInstance } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
@@ -13,10 +14,11 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vit
 import type { SourceConfig } from '../../src/config/schema.js';
 import { planSync } from '../../src/engine/plan.js';
 import { runSync } from '../../src/engine/sync.js';
+import type { PushdownSession, Row, SourceReader } from '../../src/sources/contract.js';
 import { openSource } from '../../src/sources/index.js';
 import { GamifyHostEmulator } from '../../sandbox/gamifyhost.js';
 import { REPO, tempDir, workspaceFor } from '../helpers/index.js';
-import { BIG_VISITS, contractUsers, duckdbFixture, type Warehouse } from './fixtures.js';
+import { BIG_VISITS, contractUsers, duckdbFixture, mysqlFixture, postgresFixture, USER_COLUMNS, type SourceFixture, type Warehouse } from './fixtures.js';
 import { USERS_MAPPING, usersConfig, type UsersSync } from './users-config.js';
 import type { SendableRecord } from '../../src/plan/classify.js';
 
@@ -38,7 +40,14 @@ function sourceHashesKept(dir: string): number {
   }
 }
 
-describe('pushdown reads from a DuckDB file', () => {
+/** Every key with its hash, from pass 1 of a session. */
+async function passOne(session: PushdownSession): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for await (const batch of session.keyHashes(7)) batch.keyTexts.forEach((key, index) => hashes.set(key, batch.hashes[index]));
+  return hashes;
+}
+
+describe.each([duckdbFixture, postgresFixture, mysqlFixture])('pushdown reads from $type', (fixture: SourceFixture) => {
   let dir: string;
   let warehouse: Warehouse;
   let emulator: GamifyHostEmulator;
@@ -46,7 +55,7 @@ describe('pushdown reads from a DuckDB file', () => {
 
   beforeEach(async () => {
     dir = tempDir();
-    warehouse = await duckdbFixture.open(dir);
+    warehouse = await fixture.open(dir);
     await warehouse.createUsers(contractUsers(25));
     await warehouse.exec("update users set name = 'Zoë 東京 🚀' where id = 3");
     emulator = new GamifyHostEmulator([API_KEY]);
@@ -55,6 +64,17 @@ describe('pushdown reads from a DuckDB file', () => {
   afterEach(() => emulator.stop());
 
   const workspace = (sync?: Parameters<typeof config>[1]) => workspaceFor(config(warehouse.source, sync), dir, env);
+  /** The source, opened as the engine opens it and closed when the test ends. */
+  const openWarehouse = async () => {
+    const source = await openSource('warehouse', workspace().config.sources.warehouse as SourceConfig, { configDir: dir });
+    onTestFinished(() => source.close());
+    return source;
+  };
+  const plainRows = async (source: SourceReader, query: string) => {
+    const rows: Row[] = [];
+    for await (const batch of source.read({ query, cursor: null, batchSize: 100 })) rows.push(...batch);
+    return rows;
+  };
 
   it('syncs every value type as the plain read does, then sends nothing while nothing changed', async () => {
     const space = workspace();
@@ -143,7 +163,8 @@ describe('pushdown reads from a DuckDB file', () => {
   });
 
   it('reports a repeated key and a null key as the plain read does', async () => {
-    const query = 'select * from users union all select * from users where id = 2 union all select * replace (null as id) from users where id = 3';
+    const others = USER_COLUMNS.slice(1).map(([name]) => name);
+    const query = `select * from users union all select * from users where id = 2 union all select null as id, ${others.join(', ')} from users where id = 3`;
     const space = workspace({ query });
     const plain = workspace({ query, pushdown: false });
     const first = await planSync(space, space.config.syncs[0], { show: 50 });
@@ -163,10 +184,136 @@ describe('pushdown reads from a DuckDB file', () => {
     expect(emulator.received).toHaveLength(0);
   });
 
-  it('holds the file read-only through both passes: no writer can change it in between', async () => {
+  it('fetches the rows of pass 2 exactly as a plain read returns them, each with the hash pass 1 gave it', async () => {
+    const source = await openWarehouse();
+    const session = await source.pushdown!(
+      { query: 'select * from users', cursor: null, batchSize: 100 },
+      { primaryKey: 'id', columns: ['plan', 'attrs.tier'] },
+    );
+    try {
+      const hashes = await passOne(session);
+      expect(hashes.size).toBe(25);
+      const { rows, hashes: fetched } = await session.rowsFor(['1', '3', '5', '8', '404']);
+      const plain = await plainRows(source, 'select * from users where id in (1, 3, 5, 8)');
+      const byId = (list: Row[]) => [...list].sort((a, b) => Number(a.id) - Number(b.id));
+      expect(byId(rows)).toEqual(byId(plain));
+      expect(rows.find((row) => row.id === 3)?.name).toBe('Zoë 東京 🚀');
+      expect(rows.find((row) => row.id === 1)?.visits).toBe(BIG_VISITS);
+      rows.forEach((row, index) => expect(fetched[index]).toBe(hashes.get(String(row.id))));
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('hashes NULL apart from an empty text or its marker, and values apart however their text splits', async () => {
+    const pairs = [
+      ["''", "'x'"],
+      ['null', "'x'"],
+      ["'N'", "'x'"],
+      ["'ab'", "'c'"],
+      ["'a'", "'bc'"],
+      ["'a,b'", "'c'"],
+      ["'a'", "'b,c'"],
+      ["'a'", 'null'],
+      ['null', "'a'"],
+      ["'1:a'", "''"],
+      ["'1'", "':a'"],
+    ];
+    // One key for every row: only the values tell the rows apart.
+    const query = pairs.map(([a, b], index) => (index === 0 ? `select 1 as k, ${a} as a, ${b} as b` : `select 1, ${a}, ${b}`)).join(' union all ');
+    const source = await openWarehouse();
+    const session = await source.pushdown!({ query, cursor: null, batchSize: 100 }, { primaryKey: 'k', columns: ['a', 'b'] });
+    try {
+      const hashes: string[] = [];
+      for await (const batch of session.keyHashes(100)) hashes.push(...batch.hashes);
+      expect(hashes).toHaveLength(pairs.length);
+      expect(new Set(hashes).size).toBe(pairs.length);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('fetches keys past 2^53 exactly, never a neighbour that rounds to the same number', async () => {
+    await warehouse.createTable(
+      'big',
+      [
+        ['id', 'key'],
+        ['plan', 'text'],
+      ],
+      [
+        { id: '9007199254740992', plan: 'even' },
+        { id: BIG_VISITS, plan: 'odd' },
+      ],
+    );
+    const source = await openWarehouse();
+    const session = await source.pushdown!({ query: 'select * from big', cursor: null, batchSize: 100 }, { primaryKey: 'id', columns: ['plan'] });
+    try {
+      const hashes = await passOne(session);
+      expect([...hashes.keys()].sort()).toEqual(['9007199254740992', BIG_VISITS]);
+      const { rows, hashes: fetched } = await session.rowsFor([BIG_VISITS]);
+      expect(rows).toEqual([{ id: BIG_VISITS, plan: 'odd' }]);
+      expect(fetched).toEqual([hashes.get(BIG_VISITS)]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("names the engine, its version and the hashed columns' types in the signature, so a type change re-fetches every row", async () => {
+    const alter = {
+      duckdb: 'alter table users alter balance type decimal(14,2)',
+      postgres: 'alter table users alter column balance type numeric(14,2)',
+      mysql: 'alter table users modify balance decimal(14,2)',
+    }[fixture.type as 'duckdb' | 'postgres' | 'mysql'];
+    const signature = async () => {
+      const source = await openWarehouse();
+      const session = await source.pushdown!(
+        { query: 'select * from users', cursor: null, batchSize: 100 },
+        { primaryKey: 'id', columns: ['balance', 'plan'] },
+      );
+      const hashes = await passOne(session);
+      await session.close();
+      await source.close();
+      return { signature: session.signature, hashes };
+    };
+    const before = await signature();
+    expect(before.signature).toMatch(new RegExp(`^${fixture.type} \\S*\\d+\\.\\d+`));
+    expect(before.signature).toContain('balance');
+    await warehouse.exec(alter);
+    const after = await signature();
+    expect(after.signature).not.toBe(before.signature);
+    // The same values, so the same text: only the signature (part of the salt) says the meaning changed.
+    expect(after.hashes).toEqual(before.hashes);
+  });
+
+  it.runIf(fixture.type !== 'duckdb')('reads one snapshot in both passes: a row changed between them is found on the next run', async () => {
     const space = workspace();
-    const source = await openSource('warehouse', space.config.sources.warehouse as SourceConfig, { configDir: dir });
-    onTestFinished(() => source.close());
+    await runSync(space, space.config.syncs[0]);
+    await warehouse.exec("update users set plan = 'team' where id = 4");
+    const source = await openWarehouse();
+    const session = await source.pushdown!({ query: 'select * from users', cursor: null, batchSize: 100 }, { primaryKey: 'id', columns: ['plan'] });
+    try {
+      const hashes = await passOne(session);
+      // Committed after pass 1 read every key, before pass 2 fetches.
+      await warehouse.exec("update users set plan = 'enterprise' where id in (3, 4)");
+      await warehouse.exec('delete from users where id = 5');
+      const { rows, hashes: fetched } = await session.rowsFor(['3', '4', '5']);
+      // Each row as pass 1 saw it, with pass 1's hash, in whatever order the database returns them.
+      const fetchedRows = rows.map((row, index) => [row.id, row.plan, fetched[index]]).sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(fetchedRows).toEqual([
+        [3, 'free', hashes.get('3')],
+        [4, 'team', hashes.get('4')],
+        [5, 'free', hashes.get('5')],
+      ]);
+    } finally {
+      await session.close();
+    }
+    // The sync's own two passes, after the change: 3 and 4 changed, 5 removed.
+    const plan = await planSync(space, space.config.syncs[0], { show: 50 });
+    expect(plan.counts).toMatchObject({ changed: 2, removed: 1, unchanged: 22 });
+  });
+
+  it.runIf(fixture.type === 'duckdb')('holds the file read-only through both passes: no writer can change it in between', async () => {
+    const source = await openWarehouse();
     const session = await source.pushdown!({ query: 'select * from users', cursor: null, batchSize: 100 }, { primaryKey: 'id', columns: ['plan'] });
     try {
       for await (const batch of session.keyHashes(100)) expect(batch.keys).toHaveLength(25);
@@ -225,7 +372,7 @@ describe('the pushdown setting', () => {
       'a source that cannot hash rows itself',
       '{ type: sqlite, path: ./warehouse.db }',
       '',
-      /pushdown: true needs a source that hashes rows itself \(duckdb\); a sqlite source cannot/,
+      /pushdown: true needs a source that hashes rows itself \(duckdb, postgres, mysql\); a sqlite source cannot/,
     ],
     ['a cursor', '{ type: duckdb }', '\n    cursor: updated_at', /pushdown: true reads every row, and a cursor reads only newer rows/],
   ])('is refused with %s', (_, source, extra, message) => {

@@ -169,13 +169,13 @@ describe.each(IMPLEMENTATIONS)('the $name store', (fixture) => {
       registerSecrets(['sk_live_abcdefghijklmnop1234']);
       const first = store.startRun('users', true);
       store.recordLiveCounts(first, { sent: 5 });
-      expect(JSON.parse(store.run(first)!.counts)).toEqual({ sent: 5 });
-      expect(store.run(first)).toMatchObject({ sync: 'users', outcome: 'running', full: 1, ended_at: null });
+      expect(store.run(first)!.counts).toEqual({ sent: 5 });
+      expect(store.run(first)).toMatchObject({ sync: 'users', outcome: 'running', full: true, endedAt: null });
       store.finishRun(first, 'partial', { sent: 9, rejected: 1 }, 'vendor said: token=sk_live_abcdefghijklmnop1234 is bad');
       const second = store.startRun('users', false);
       store.finishRun(second, 'failed', {}, 'down');
       store.finishRun(store.startRun('orgs', false), 'success', {});
-      expect(store.run(first)).toMatchObject({ outcome: 'partial', full: 1 });
+      expect(store.run(first)).toMatchObject({ outcome: 'partial', full: true });
       expect(store.run(first)!.error).not.toContain('sk_live_abcdefghijklmnop1234');
       expect(store.runCount('users')).toBe(2);
       expect(store.runCount(undefined)).toBe(3);
@@ -186,7 +186,7 @@ describe.each(IMPLEMENTATIONS)('the $name store', (fixture) => {
         ['users', 'failed'],
       ]);
       // Partial counts as completed (every record was tried); failed does not.
-      expect(store.lastCompletedAt('users')).toBe(store.run(first)!.ended_at);
+      expect(store.lastCompletedAt('users')).toBe(store.run(first)!.endedAt);
       expect(store.lastCompletedAt('nobody')).toBeNull();
     }),
   );
@@ -239,7 +239,7 @@ describe.each(IMPLEMENTATIONS)('the $name store', (fixture) => {
       const generation = store.generation('users');
       const { records, runId } = store.reset('users');
       expect(records).toBe(2);
-      expect(store.run(runId)).toMatchObject({ outcome: 'reset', counts: JSON.stringify({ forgotten: 2 }) });
+      expect(store.run(runId)).toMatchObject({ outcome: 'reset', counts: { forgotten: 2 } });
       expect(store.recordCount('users')).toBe(0);
       expect(store.lookup('users', ['3']).rejections.size).toBe(0);
       expect(store.getCursor('users')).toBeNull();

@@ -6,8 +6,7 @@ import { withStateOnly, type GlobalOptions } from '../context.js';
 import { n, print, printError, printJson, table } from '../output.js';
 import { ago } from '../relative-time.js';
 
-function counts(json: string, outcome?: string): string {
-  const c = JSON.parse(json) as Record<string, number>;
+function counts(c: Record<string, number>, outcome?: string): string {
   if (outcome === 'reset') return `forgot ${n(c.forgotten ?? 0)} records`;
   return ['sent', 'rejected', 'failed', 'unchanged', 'invalid'].map((key) => `${key} ${n(c[key] ?? 0)}`).join(', ');
 }
@@ -23,7 +22,7 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
       lastRun: last.get(sync.name) ?? null,
     }));
     if (options.json) {
-      printJson({ syncs: rows.map((row) => ({ ...row, lastRun: row.lastRun && { ...row.lastRun, counts: JSON.parse(row.lastRun.counts) } })) });
+      printJson({ syncs: rows });
       return 0;
     }
     print(
@@ -33,7 +32,7 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
           row.sync,
           row.destination,
           n(row.records),
-          row.lastRun ? ago(row.lastRun.started_at) : 'never',
+          row.lastRun ? ago(row.lastRun.startedAt) : 'never',
           row.lastRun?.outcome ?? '',
           row.lastRun ? counts(row.lastRun.counts, row.lastRun.outcome) : '',
         ]),
@@ -77,7 +76,6 @@ export async function runsCommand(options: RunsCommandOptions): Promise<number> 
           const nextIssues = options.issuesOffset + issues.length < issueCount ? options.issuesOffset + issues.length : undefined;
           return {
             ...run,
-            counts: JSON.parse(run.counts),
             issueCount,
             issuesOffset: options.issuesOffset,
             ...(nextIssues !== undefined ? { nextIssuesOffset: nextIssues } : {}),
@@ -90,7 +88,7 @@ export async function runsCommand(options: RunsCommandOptions): Promise<number> 
     print(
       table(
         ['RUN', 'SYNC', 'STARTED', 'ENDED', 'OUTCOME', 'COUNTS', 'ERROR'],
-        runs.map((run) => [run.id, run.sync, ago(run.started_at), ago(run.ended_at), run.outcome, counts(run.counts, run.outcome), run.error]),
+        runs.map((run) => [run.id, run.sync, ago(run.startedAt), ago(run.endedAt), run.outcome, counts(run.counts, run.outcome), run.error]),
       ),
     );
     if (nextRuns !== undefined) print(`runs ${offset + 1}–${nextRuns} of ${total}; older ones: --offset ${nextRuns}`);
@@ -113,7 +111,7 @@ export async function rejectedCommand(options: GlobalOptions & { sync?: string; 
     print(
       table(
         ['SYNC', 'KEY', 'STATUS', 'ATTEMPTS', 'LAST TRIED', 'REASON'],
-        rejections.map((r) => [r.sync, r.key, r.status, n(r.attempts), ago(r.last_at), r.reason]),
+        rejections.map((r) => [r.sync, r.key, r.status, n(r.attempts), ago(r.lastAt), r.reason]),
       ),
     );
     print('\nEach is retried on the next run.');
@@ -154,7 +152,14 @@ export async function unlockCommand(options: GlobalOptions & { sync: string; for
     workspace.syncNamed(options.sync);
     const result = workspace.state.unlock(options.sync, { expiryMs: workspace.config.state.lockExpirySeconds * 1000, force: Boolean(options.force) });
     if (options.json) {
-      printJson(result.removed ? { sync: options.sync, removed: true, holder: result.holder, why: result.why } : { sync: options.sync, removed: false });
+      // The holder as the lock row has it, in the public JSON's casing.
+      const holder = result.removed && {
+        pid: result.holder.pid,
+        host: result.holder.host,
+        acquiredAt: result.holder.acquired_at,
+        heartbeatAt: result.holder.heartbeat_at,
+      };
+      printJson(holder ? { sync: options.sync, removed: true, holder, why: result.why } : { sync: options.sync, removed: false });
     } else if (result.removed) {
       print(`Removed the lock of sync ${options.sync}: ${result.why}. Its unfinished run is recorded as interrupted; the next run takes over.`);
     } else {
