@@ -31,28 +31,38 @@ function plain(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The column a mapped name is read from, of those `has` knows: the name itself, or else the longest
+ * leading part of a dotted name that is a column (a JSON/object column the rest reads into).
+ */
+export function sourceColumn(name: string, has: (column: string) => boolean): string | undefined {
+  if (has(name)) return name;
+  const parts = name.split('.');
+  for (let split = parts.length - 1; split > 0; split--) {
+    const head = parts.slice(0, split).join('.');
+    if (has(head)) return head;
+  }
+  return undefined;
+}
+
 /** Reads a column; a dotted name that is not a column reads into a JSON/object column. */
 export function readColumn(row: Row, column: string): unknown {
   if (column in row) return row[column];
-  const parts = column.split('.');
-  for (let split = parts.length - 1; split > 0; split--) {
-    const head = parts.slice(0, split).join('.');
-    if (!(head in row)) continue;
-    let value: unknown = row[head];
-    for (const part of parts.slice(split)) {
-      if (typeof value === 'string') {
-        try {
-          value = JSON.parse(value);
-        } catch {
-          return undefined;
-        }
+  const head = sourceColumn(column, (name) => name in row);
+  if (head === undefined) return undefined;
+  let value: unknown = row[head];
+  for (const part of column.slice(head.length + 1).split('.')) {
+    if (typeof value === 'string') {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        return undefined;
       }
-      if (value === null || typeof value !== 'object') return undefined;
-      value = (value as Record<string, unknown>)[part];
     }
-    return value;
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
   }
-  return undefined;
+  return value;
 }
 
 const PLACEHOLDER = /\{\{\s*([^}]+?)\s*\}\}/g;
@@ -117,15 +127,11 @@ export function mappingColumns(mapping: Record<string, MappingValue>): string[] 
 
 /**
  * Of `needed` columns, those a row with `present` columns cannot supply: neither the column itself
- * nor a JSON column it reads into (a dotted name's leading part), by the same rule as readColumn.
+ * nor a JSON column it reads into (sourceColumn, the rule readColumn reads by).
  */
 export function missingColumns(needed: Iterable<string>, present: Iterable<string>): string[] {
   const have = new Set(present);
-  return [...new Set(needed)].filter((column) => {
-    if (have.has(column)) return false;
-    const parts = column.split('.');
-    return !parts.some((_, split) => split > 0 && have.has(parts.slice(0, split).join('.')));
-  });
+  return [...new Set(needed)].filter((column) => sourceColumn(column, (name) => have.has(name)) === undefined);
 }
 
 /** Compiles a mapping once into a function applied to every row (the per-row work is only reading values). */

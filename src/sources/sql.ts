@@ -1,4 +1,5 @@
 // SQL helpers shared by the SQL sources: how a sync's query is turned into the statement that runs.
+import { sourceColumn } from '../mapping/index.js';
 import type { PushdownSpec, Row } from './contract.js';
 
 /** True when the user's query binds `:cursor` itself (`::cursor` casts do not count). */
@@ -83,17 +84,6 @@ export function notAReadReason(query: string): string | undefined {
   return undefined;
 }
 
-/** The query's column a mapping name reads: the name itself, or the JSON column a dotted name reads into. */
-function readColumn(name: string, present: Set<string>): string | undefined {
-  if (present.has(name)) return name;
-  const parts = name.split('.');
-  for (let split = parts.length - 1; split > 0; split--) {
-    const head = parts.slice(0, split).join('.');
-    if (present.has(head)) return head;
-  }
-  return undefined;
-}
-
 /**
  * The columns of the query (`present`) a pushdown read hashes: the key and every column the mapping
  * reads, each once, sorted (so reordering the mapping keeps the hash). A mapped name the query lacks
@@ -101,7 +91,9 @@ function readColumn(name: string, present: Set<string>): string | undefined {
  */
 export function hashedColumns(spec: PushdownSpec, present: Set<string>): string[] {
   if (!present.has(spec.primaryKey)) throw new Error(`the query returns no column "${spec.primaryKey}" (the primaryKey)`);
-  return [...new Set([spec.primaryKey, ...spec.columns].map((name) => readColumn(name, present)).filter((name) => name !== undefined))].sort();
+  return [
+    ...new Set([spec.primaryKey, ...spec.columns].map((name) => sourceColumn(name, (column) => present.has(column))).filter((name) => name !== undefined)),
+  ].sort();
 }
 
 /**
