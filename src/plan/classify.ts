@@ -191,11 +191,12 @@ export class Classifier {
     for (const index of toCompare) {
       const read = records[index] as UnchangedRecord;
       if (readBefore.has(read.key)) continue;
-      const mapped = this.mapRow(read, rows[index]);
-      if (mapped.class === 'invalid') {
+      const mapped = this.mapRow(read, index, rows[index]);
+      if ('fingerprint' in mapped) candidates.push(mapped);
+      else {
         records[index] = mapped;
         settled.push(read.key);
-      } else candidates.push({ read, index, payload: mapped.payload, fingerprint: mapped.fingerprint });
+      }
     }
     this.compare(candidates, writes).forEach((record, at) => {
       records[candidates[at].index] = record;
@@ -274,12 +275,12 @@ export class Classifier {
     return classified;
   }
 
-  /** Maps and validates a row: its payload and fingerprint, or an invalid record. */
-  private mapRow(read: UnchangedRecord, row: Row): { class: 'valid'; payload: unknown; fingerprint: string } | InvalidRecord {
+  /** Maps and validates the row at `index`: a candidate with its payload and fingerprint, or an invalid record. */
+  private mapRow(read: UnchangedRecord, index: number, row: Row): Candidate | InvalidRecord {
     try {
       const mapped = this.mapper(row);
       const parsed = this.options.connector.payload.safeParse(mapped);
-      if (parsed.success) return { class: 'valid', payload: parsed.data, fingerprint: fingerprint(parsed.data) };
+      if (parsed.success) return { read, index, payload: parsed.data, fingerprint: fingerprint(parsed.data) };
       const { reason, group } = describeIssues(parsed.error, mapped);
       return invalid(read, reason, group);
     } catch (error) {
