@@ -295,8 +295,9 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     // Jobs an earlier run left running: what completed since is committed before anything is read.
     if (jobs && inJob.size > 0) {
       await settleJobs(0);
+      // Only versions still in a job are held back from sending.
+      inJob.clear();
       for (const [key, versions] of state.pendingVersions(sync.name)) inJob.set(key, versions);
-      for (const key of [...inJob.keys()]) if (!state.pendingVersions(sync.name).has(key)) inJob.delete(key);
     }
     if (options.planned) {
       for await (const batch of options.planned) {
