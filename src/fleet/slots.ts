@@ -1,0 +1,165 @@
+// A destination's concurrency shared by every member of a fleet: at most `limit` requests in flight
+// across all of them. Slot i of a destination is the session-level advisory lock
+// (hash of schema and destination, i) on the member's budget connection.
+//
+// Why advisory locks and not leases in a table: PostgreSQL releases a session's advisory locks the
+// moment its connection ends, so a member killed with SIGKILL gives its slots back at once (its
+// socket is closed by the kernel), and a host that vanishes gives them back once TCP keepalive gives
+// up on it (budgets.ts sets about 25 s); there is no lease to renew during a long request, and no
+// expiry that could hand out the slot of a member that is merely paused (SIGSTOP) while its request
+// is still in flight at the vendor: a paused member's connection is alive, so its slots stay counted.
+//
+// Cost: a slot, once taken, is kept by the member for up to TENURE_MS and handed from one of its
+// requests to the next without a statement; then it goes back to the fleet (one unlock), so the
+// members share the slots in turns. A member that finds none free tries again every few ms.
+import type { Slots } from '../delivery/gate.js';
+import type { Queryable } from './rate-budget.js';
+
+/** How long a member keeps a slot before giving it back to the fleet (statements per request vs fairness). */
+const TENURE_MS = 100;
+/** How soon a member without a free slot tries again: from the first to the last, doubling, with jitter. */
+const RETRY_MS = [2, 10] as const;
+/** How long a member that just gave a slot back waits before asking for one again. */
+const YIELD_MS = 3;
+
+// Takes up to $3 free slots in one statement, skipping those this session holds already
+// (pg_try_advisory_lock is re-entrant: it would take them twice). CASE keeps the order of evaluation.
+const ACQUIRE = `select slot from generate_series(0, $2::int - 1) as slot
+  where case when slot = any($4::int[]) then false else pg_try_advisory_lock(hashtext('backflow rate slot ' || current_schema() || '/' || $1), slot) end
+  limit $3`;
+const RELEASE = `select pg_advisory_unlock(hashtext('backflow rate slot ' || current_schema() || '/' || $1), $2::int)`;
+
+interface Held {
+  slot: number;
+  /** When the fleet gave it to this member (ms). */
+  since: number;
+  busy: boolean;
+}
+
+export class FleetSlots implements Slots {
+  private readonly held: Held[] = [];
+  private readonly waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private acquiring = false;
+  private retry?: NodeJS.Timeout;
+  private retryMs: number = RETRY_MS[0];
+  private sweep?: NodeJS.Timeout;
+  private failure?: Error;
+  /** For the bench: statements run. */
+  statements = 0;
+  /** Called when the fleet had no free slot for a waiting caller (tests wait for it). */
+  onBusy?: () => void;
+
+  /** `session` must be one connection: advisory locks belong to the session that took them. */
+  constructor(
+    private readonly session: Queryable,
+    readonly destination: string,
+    readonly limit: number,
+  ) {}
+
+  /** Slots this member holds (in use or kept for its next requests). */
+  get holding(): number {
+    return this.held.length;
+  }
+
+  get inUse(): number {
+    return this.held.filter((held) => held.busy).length;
+  }
+
+  enter(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const entered = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.pump();
+    return entered;
+  }
+
+  leave(): void {
+    // Any busy slot will do: give back the one held longest.
+    const busy = this.held.filter((held) => held.busy).sort((a, b) => a.since - b.since)[0];
+    if (!busy) return;
+    busy.busy = false;
+    if (Date.now() - busy.since >= TENURE_MS) {
+      this.giveBack(busy);
+      // Another member may be waiting for it: try for it again a few ms later, not at once, which
+      // leaves it a chance at the slot while costing this member little.
+      if (this.waiting.length > 0) this.retryLater(YIELD_MS);
+      return;
+    }
+    this.pump();
+    this.sweepLater();
+  }
+
+  /** Gives every slot back (any request still in flight stops being counted). */
+  async close(): Promise<void> {
+    clearTimeout(this.retry);
+    clearTimeout(this.sweep);
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(`destination "${this.destination}": the fleet's slots were closed`));
+    await Promise.allSettled(this.held.splice(0).map((held) => this.session.query(RELEASE, [this.destination, held.slot])));
+  }
+
+  /** Hands kept slots to waiting callers, then asks the fleet for more if some still wait. */
+  private pump(): void {
+    for (const held of this.held) {
+      if (this.waiting.length === 0) return;
+      if (held.busy || Date.now() - held.since >= TENURE_MS) continue;
+      held.busy = true;
+      this.waiting.shift()!.resolve();
+    }
+    if (this.waiting.length === 0 || this.acquiring || this.retry) return;
+    const wanted = Math.min(this.waiting.length, this.limit - this.held.length);
+    if (wanted <= 0) return; // all `limit` slots are ours and busy: one comes back with leave()
+    this.acquiring = true;
+    const mine = this.held.map((held) => held.slot);
+    this.session.query(ACQUIRE, [this.destination, this.limit, wanted, mine]).then(
+      ({ rows }) => {
+        this.statements++;
+        this.acquiring = false;
+        const now = Date.now();
+        for (const { slot } of rows as { slot: number }[]) this.held.push({ slot, since: now, busy: false });
+        if (rows.length > 0) this.retryMs = RETRY_MS[0];
+        if (rows.length < wanted) this.onBusy?.();
+        this.pump();
+        if (this.waiting.length > 0 && rows.length < wanted) this.retryLater();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private retryLater(after?: number): void {
+    if (this.retry) return;
+    const delay = (after ?? this.retryMs) * (0.5 + Math.random());
+    if (after === undefined) this.retryMs = Math.min(RETRY_MS[1], this.retryMs * 2);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.pump();
+    }, delay);
+  }
+
+  /** Kept slots nobody uses go back to the fleet at the end of their tenure. */
+  private sweepLater(): void {
+    if (this.sweep) return;
+    this.sweep = setTimeout(() => {
+      this.sweep = undefined;
+      const now = Date.now();
+      for (const held of this.held.filter((each) => !each.busy && now - each.since >= TENURE_MS)) this.giveBack(held);
+      if (this.held.some((held) => !held.busy)) this.sweepLater();
+    }, TENURE_MS);
+    this.sweep.unref();
+  }
+
+  private giveBack(held: Held): void {
+    this.held.splice(this.held.indexOf(held), 1);
+    this.session.query(RELEASE, [this.destination, held.slot]).then(
+      () => void this.statements++,
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** The session is gone, and with it every slot: nobody may enter on this member any more. */
+  private fail(error: unknown): void {
+    this.acquiring = false;
+    this.failure ??= new Error(`destination "${this.destination}": the connection holding the fleet's concurrency slots failed: ${(error as Error).message}`, {
+      cause: error,
+    });
+    for (const waiter of this.waiting.splice(0)) waiter.reject(this.failure);
+  }
+}
