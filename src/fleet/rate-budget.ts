@@ -95,7 +95,10 @@ export class FleetRateBudget implements Pacer {
   /**
    * Resolves when the caller may send one request, at a moment the fleet reserved for it alone.
    * As with the local limiter, the next turn comes only once this one's request has left
-   * (`departed()`). With a fence, rejects with LockLostError once the run's lock is gone.
+   * (`departed()`). With a fence, rejects with LockLostError once the run's lock is gone: a turn
+   * goes out at a moment reserved by a statement that found the lock held at most one block (about
+   * 20 ms) before, and a member paused (SIGSTOP) and resumed finds its moments passed, so its next
+   * turn always checks the lock again.
    */
   take(fence?: Fence): Promise<Turn> {
     let left!: () => void;
