@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { FleetRateBudget } from './rate-budget.js';
 import { ServerClock } from './server-clock.js';
+import { Session } from './session.js';
 import { FleetSlots } from './slots.js';
 
 export interface FleetBudget {
@@ -19,7 +20,7 @@ export class FleetBudgets {
   private readonly budgets = new Map<string, FleetBudget>();
   private readonly clock = new ServerClock();
 
-  private constructor(private readonly session: pg.Client) {}
+  private constructor(private readonly session: Session) {}
 
   /** Connects with `config` (its search_path set to the state's schema, where rate_budgets and locks are). */
   static async open(config: pg.ClientConfig): Promise<FleetBudgets> {
@@ -28,7 +29,7 @@ export class FleetBudgets {
     session.on('error', () => undefined);
     await session.connect();
     await session.query(KEEPALIVE);
-    return new FleetBudgets(session);
+    return new FleetBudgets(new Session(session));
   }
 
   /** The budget of one destination, the same for every sync that sends to it (its first rate and concurrency hold). */
@@ -46,14 +47,12 @@ export class FleetBudgets {
 
   /** Statements run on the state so far (the bench divides them by requests). */
   get statements(): number {
-    let total = 0;
-    for (const { limiter, gate } of this.budgets.values()) total += limiter.statements + gate.statements;
-    return total;
+    return this.session.statements;
   }
 
   /** Gives the slots back and closes the connection. */
   async close(): Promise<void> {
     for (const { limiter, gate } of this.budgets.values()) await Promise.all([limiter.close(), gate.close()]);
-    await this.session.end();
+    await this.session.client.end();
   }
 }

@@ -10,13 +10,14 @@
 // and clock uncertainty, which the margin absorbs (as it absorbs the transit to the vendor).
 //
 // Cost: one short statement (an upsert of one row) reserves a block of consecutive moments. At low
-// rates a block is one request; at high rates it covers about BLOCK_MS, so 1,000 requests/s cost
+// rates a block is one request (two at 100/s); at high rates it covers about BLOCK_MS, so 1,000 requests/s cost
 // about 50 statements/s. A moment not used in time (the caller came late, the run ended, a pause)
 // is dropped, never sent late: a late request would crowd the next member's moment.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fence, Pacer, Turn } from '../delivery/rate-limiter.js';
 import { LockLostError } from './lock-lost.js';
 import { localNow, type ServerClock } from './server-clock.js';
+import type { Queryable, Statement } from './session.js';
 
 /** The same margin as the local limiter (rate-limiter.ts): R+1 requests span 1.05 s, not 1 s. */
 const SAFETY = 1.05;
@@ -26,23 +27,23 @@ const LATENESS_ABSORBED_MS = 5;
 const BLOCK_MS = 20;
 const MAX_BLOCK = 64;
 
-/** What the budget runs its statements on (a pg Client or Pool). */
-export interface Queryable {
-  query(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-}
-
 // The row is created by the first reservation (no setup step for a destination), and every
 // reservation starts at the latest of the fleet's next moment, now, and a pause. Times go out as
 // epoch ms (float8): pg's Date parsing would drop the sub-millisecond part.
-const RESERVE = `insert into rate_budgets as budget (destination, next_at)
+const RESERVE: Statement = {
+  name: 'backflow_fleet_reserve',
+  text: `insert into rate_budgets as budget (destination, next_at)
   values ($1, clock_timestamp() + $2 * interval '1 millisecond')
   on conflict (destination) do update
     set next_at = greatest(budget.next_at, clock_timestamp(), budget.paused_until) + $2 * interval '1 millisecond'
-  returning extract(epoch from budget.next_at)::float8 * 1000 as next_at, extract(epoch from clock_timestamp())::float8 * 1000 as server_now`;
+  returning extract(epoch from budget.next_at)::float8 * 1000 as next_at, extract(epoch from clock_timestamp())::float8 * 1000 as server_now`,
+};
 
 // The same reservation, made only while the run still holds its lock (the row locks(sync, token)):
 // a member paused past its lock's expiry and resumed reserves nothing once another member took over.
-const RESERVE_FENCED = `with fence as (select exists (select 1 from locks where sync = $3 and token = $4) as held),
+const RESERVE_FENCED: Statement = {
+  name: 'backflow_fleet_reserve_fenced',
+  text: `with fence as (select exists (select 1 from locks where sync = $3 and token = $4) as held),
   reserved as (
     insert into rate_budgets as budget (destination, next_at)
       select $1, clock_timestamp() + $2 * interval '1 millisecond' from fence where held
@@ -51,15 +52,22 @@ const RESERVE_FENCED = `with fence as (select exists (select 1 from locks where 
     returning budget.next_at
   )
   select (select held from fence) as held, extract(epoch from (select next_at from reserved))::float8 * 1000 as next_at,
-    extract(epoch from clock_timestamp())::float8 * 1000 as server_now`;
+    extract(epoch from clock_timestamp())::float8 * 1000 as server_now`,
+};
 
-const PAUSE = `insert into rate_budgets as budget (destination, paused_until)
+const PAUSE: Statement = {
+  name: 'backflow_fleet_pause',
+  text: `insert into rate_budgets as budget (destination, paused_until)
   values ($1, clock_timestamp() + $2 * interval '1 millisecond')
-  on conflict (destination) do update set paused_until = greatest(budget.paused_until, excluded.paused_until)`;
+  on conflict (destination) do update set paused_until = greatest(budget.paused_until, excluded.paused_until)`,
+};
 
 // A request that left late (beyond the absorbed lateness) moves the fleet's next moment to an
 // interval after it, as the local limiter spaces the next turn from a late departure.
-const LATE_DEPARTURE = `update rate_budgets set next_at = greatest(next_at, clock_timestamp() + $2 * interval '1 millisecond') where destination = $1`;
+const LATE_DEPARTURE: Statement = {
+  name: 'backflow_fleet_late_departure',
+  text: `update rate_budgets set next_at = greatest(next_at, clock_timestamp() + $2 * interval '1 millisecond') where destination = $1`,
+};
 
 export class FleetRateBudget implements Pacer {
   readonly intervalMs: number;
@@ -67,6 +75,8 @@ export class FleetRateBudget implements Pacer {
   readonly blockSize: number;
   /** Reserved moments not used yet (local epoch ms, ascending), per fence: a block is only used under the lock it was checked against. */
   private readonly blocks = new Map<string, number[]>();
+  /** The reservation on its way, per fence. */
+  private readonly refilling = new Map<string, Promise<void>>();
   private lastDeparture = -Infinity;
   /** A pause this member knows of (local ms): its own moments inside it are dropped at once. */
   private pausedUntil = 0;
@@ -74,8 +84,7 @@ export class FleetRateBudget implements Pacer {
   /** Writes not awaited by the caller (pauses, late departures); `settled()` awaits them. */
   private writes = new Set<Promise<void>>();
   private writeFailure?: Error;
-  /** For metrics and the bench: statements run, moments dropped unused, time callers waited. */
-  statements = 0;
+  /** For metrics and the bench: moments dropped unused, time callers waited. */
   dropped = 0;
   waitedMs = 0;
   waits = 0;
@@ -89,15 +98,15 @@ export class FleetRateBudget implements Pacer {
     readonly requestsPerSecond: number,
   ) {
     this.intervalMs = (1000 / requestsPerSecond) * SAFETY;
-    this.blockSize = Math.max(1, Math.min(MAX_BLOCK, Math.floor(BLOCK_MS / this.intervalMs)));
+    this.blockSize = Math.max(1, Math.min(MAX_BLOCK, Math.round(BLOCK_MS / this.intervalMs)));
   }
 
   /**
    * Resolves when the caller may send one request, at a moment the fleet reserved for it alone.
    * As with the local limiter, the next turn comes only once this one's request has left
    * (`departed()`). With a fence, rejects with LockLostError once the run's lock is gone: a turn
-   * goes out at a moment reserved by a statement that found the lock held at most one block (about
-   * 20 ms) before, and a member paused (SIGSTOP) and resumed finds its moments passed, so its next
+   * goes out at a moment reserved by a statement that found the lock held at most a block and a
+   * quarter (about 25 ms, see refillAhead) before, and a member paused (SIGSTOP) and resumed finds its moments passed, so its next
    * turn always checks the lock again.
    */
   take(fence?: Fence): Promise<Turn> {
@@ -121,7 +130,12 @@ export class FleetRateBudget implements Pacer {
       // A pause this member heard of: wait it out before reserving (its write may not be in the row yet).
       const paused = this.pausedUntil - localNow();
       if (paused >= 1) await sleep(Math.ceil(paused));
-      moment = this.nextMoment(key) ?? (await this.reserve(key, fence));
+      moment = this.nextMoment(key);
+      if (moment === undefined) {
+        await this.refill(key, fence);
+        continue;
+      }
+      this.refillAhead(key, fence);
       // Under a millisecond is rounding (timers count whole ms): sleeping it would cost a tick per request.
       for (let wait = moment - localNow(); wait >= 1; wait = moment - localNow()) await sleep(Math.ceil(wait));
       // Still its moment after the timer (not too late, no pause meanwhile)? Else drop it and take the next.
@@ -170,23 +184,50 @@ export class FleetRateBudget implements Pacer {
     return undefined;
   }
 
-  /** Reserves a block of moments (one statement) and returns the first; the rest wait in the block. */
-  private async reserve(key: string, fence: Fence | undefined): Promise<number> {
+  /**
+   * Reserves the next block of moments (one statement) and adds it to the block of `key`; a
+   * reservation already on its way is awaited instead of a second one.
+   */
+  private refill(key: string, fence: Fence | undefined): Promise<void> {
+    let refilling = this.refilling.get(key);
+    if (!refilling) {
+      refilling = this.reserve(fence).then((moments) => {
+        const block = this.blocks.get(key) ?? [];
+        block.push(...moments);
+        this.blocks.set(key, block);
+      });
+      this.refilling.set(key, refilling);
+      void refilling.then(
+        () => this.refilling.delete(key),
+        () => this.refilling.delete(key),
+      );
+    }
+    return refilling;
+  }
+
+  /**
+   * At high rates the next block is reserved while the last quarter of this one is used, so the
+   * statement's round trip (a millisecond or more, an interval at 1,000/s) does not leave a gap.
+   * Not at low rates: a block of one moment reserved an interval ahead would check the run's lock
+   * up to an interval (a second at 1/s) before its turn.
+   */
+  private refillAhead(key: string, fence: Fence | undefined): void {
+    if (this.blockSize < 4 || (this.blocks.get(key)?.length ?? 0) > this.blockSize / 4) return;
+    // A refusal (a lost lock) is met by the next turn, which awaits this same reservation.
+    this.refill(key, fence).catch(() => undefined);
+  }
+
+  /** Reserves a block of consecutive moments (one statement): their local times, ascending. */
+  private async reserve(fence: Fence | undefined): Promise<number[]> {
     const span = this.blockSize * this.intervalMs;
     const sentAt = localNow();
-    const { rows } = await this.db.query(
-      fence ? RESERVE_FENCED : RESERVE,
-      fence ? [this.destination, span, fence.sync, fence.token] : [this.destination, span],
-    );
+    const rows = await this.db.run(fence ? RESERVE_FENCED : RESERVE, fence ? [this.destination, span, fence.sync, fence.token] : [this.destination, span]);
     const receivedAt = localNow();
-    this.statements++;
     const row = rows[0] as { held?: boolean; next_at: number | null; server_now: number };
     if (fence && !row.held) throw new LockLostError(fence.sync);
     this.clock.sample(sentAt, row.server_now, receivedAt);
     const first = row.next_at! - span;
-    const moments = Array.from({ length: this.blockSize }, (_, index) => this.clock.toLocal(first + index * this.intervalMs));
-    this.blocks.set(key, moments);
-    return moments.shift()!;
+    return Array.from({ length: this.blockSize }, (_, index) => this.clock.toLocal(first + index * this.intervalMs));
   }
 
   /**
@@ -213,11 +254,9 @@ export class FleetRateBudget implements Pacer {
   }
 
   /** A write the caller does not wait for; a failure refuses the next turn (the connection is likely gone). */
-  private write(text: string, values: unknown[]): void {
-    const done = this.db.query(text, values).then(
-      () => {
-        this.statements++;
-      },
+  private write(statement: Statement, values: unknown[]): void {
+    const done = this.db.run(statement, values).then(
+      () => undefined,
       (error: unknown) => {
         this.writeFailure ??= error instanceof Error ? error : new Error(String(error));
       },

@@ -9,25 +9,31 @@
 // expiry that could hand out the slot of a member that is merely paused (SIGSTOP) while its request
 // is still in flight at the vendor: a paused member's connection is alive, so its slots stay counted.
 //
-// Cost: a slot, once taken, is kept by the member for up to TENURE_MS and handed from one of its
+// Cost: a slot, once taken, is kept by the member for up to TENURE_MS (200 ms) and handed from one of its
 // requests to the next without a statement; then it goes back to the fleet (one unlock), so the
 // members share the slots in turns. A member that finds none free tries again every few ms.
 import type { Slots } from '../delivery/gate.js';
-import type { Queryable } from './rate-budget.js';
+import type { Queryable, Statement } from './session.js';
 
 /** How long a member keeps a slot before giving it back to the fleet (statements per request vs fairness). */
-const TENURE_MS = 100;
+const TENURE_MS = 200;
 /** How soon a member without a free slot tries again: from the first to the last, doubling, with jitter. */
-const RETRY_MS = [2, 10] as const;
+const RETRY_MS = [5, 25] as const;
 /** How long a member that just gave a slot back waits before asking for one again. */
 const YIELD_MS = 3;
 
 // Takes up to $3 free slots in one statement, skipping those this session holds already
 // (pg_try_advisory_lock is re-entrant: it would take them twice). CASE keeps the order of evaluation.
-const ACQUIRE = `select slot from generate_series(0, $2::int - 1) as slot
+const ACQUIRE: Statement = {
+  name: 'backflow_fleet_slots_acquire',
+  text: `select slot from generate_series(0, $2::int - 1) as slot
   where case when slot = any($4::int[]) then false else pg_try_advisory_lock(hashtext('backflow rate slot ' || current_schema() || '/' || $1), slot) end
-  limit $3`;
-const RELEASE = `select pg_advisory_unlock(hashtext('backflow rate slot ' || current_schema() || '/' || $1), $2::int)`;
+  limit $3`,
+};
+const RELEASE: Statement = {
+  name: 'backflow_fleet_slots_release',
+  text: `select pg_advisory_unlock(hashtext('backflow rate slot ' || current_schema() || '/' || $1), $2::int)`,
+};
 
 interface Held {
   slot: number;
@@ -44,8 +50,6 @@ export class FleetSlots implements Slots {
   private retryMs: number = RETRY_MS[0];
   private sweep?: NodeJS.Timeout;
   private failure?: Error;
-  /** For the bench: statements run. */
-  statements = 0;
   /** Called when the fleet had no free slot for a waiting caller (tests wait for it). */
   onBusy?: () => void;
 
@@ -93,7 +97,7 @@ export class FleetSlots implements Slots {
     clearTimeout(this.retry);
     clearTimeout(this.sweep);
     for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(`destination "${this.destination}": the fleet's slots were closed`));
-    await Promise.allSettled(this.held.splice(0).map((held) => this.session.query(RELEASE, [this.destination, held.slot])));
+    await Promise.allSettled(this.held.splice(0).map((held) => this.session.run(RELEASE, [this.destination, held.slot])));
   }
 
   /** Hands kept slots to waiting callers, then asks the fleet for more if some still wait. */
@@ -109,9 +113,8 @@ export class FleetSlots implements Slots {
     if (wanted <= 0) return; // all `limit` slots are ours and busy: one comes back with leave()
     this.acquiring = true;
     const mine = this.held.map((held) => held.slot);
-    this.session.query(ACQUIRE, [this.destination, this.limit, wanted, mine]).then(
-      ({ rows }) => {
-        this.statements++;
+    this.session.run(ACQUIRE, [this.destination, this.limit, wanted, mine]).then(
+      (rows) => {
         this.acquiring = false;
         const now = Date.now();
         for (const { slot } of rows as { slot: number }[]) this.held.push({ slot, since: now, busy: false });
@@ -148,8 +151,8 @@ export class FleetSlots implements Slots {
 
   private giveBack(held: Held): void {
     this.held.splice(this.held.indexOf(held), 1);
-    this.session.query(RELEASE, [this.destination, held.slot]).then(
-      () => void this.statements++,
+    this.session.run(RELEASE, [this.destination, held.slot]).then(
+      () => undefined,
       (error: unknown) => this.fail(error),
     );
   }

@@ -63,8 +63,9 @@ describe('a destination given the fleet budgets', () => {
     expect(await destination.send(payload('1'), context('1', fence))).toMatchObject({ kind: 'sent' });
 
     await admin.query(`update locks set token = 'theirs'`);
-    // At 500/s a statement reserves a block of moments (about 20 ms): those checked against the lock
-    // before the takeover may still go, then the next reservation refuses.
+    // At 500/s a statement reserves a block of moments (about 20 ms, the next one reserved during the
+    // last quarter of this one): those checked against the lock before the takeover may still go,
+    // then the next reservation refuses.
     const { blockSize } = destination.limiter as FleetRateBudget;
     let sent = 0;
     const refused = (async () => {
@@ -74,7 +75,7 @@ describe('a destination given the fleet budgets', () => {
       }
     })();
     await expect(refused).rejects.toBeInstanceOf(LockLostError);
-    expect(sent).toBeLessThan(blockSize);
+    expect(sent).toBeLessThanOrEqual(blockSize * 1.25);
     expect(emulator.received).toHaveLength(1 + sent);
   });
 });
