@@ -53,6 +53,7 @@ export class FleetBudgets {
   /** Gives the slots back and closes the connection. */
   async close(): Promise<void> {
     for (const { limiter, gate } of this.budgets.values()) await Promise.all([limiter.close(), gate.close()]);
-    await this.session.client.end();
+    // A connection already lost has nothing left to close: its slots went with it.
+    await this.session.client.end().catch(() => undefined);
   }
 }

@@ -15,6 +15,7 @@
 // is dropped, never sent late: a late request would crowd the next member's moment.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Fence, Pacer, Turn } from '../delivery/rate-limiter.js';
+import { StateError } from '../errors.js';
 import { LockLostError } from './lock-lost.js';
 import { localNow, type ServerClock } from './server-clock.js';
 import type { Queryable, Statement } from './session.js';
@@ -221,7 +222,14 @@ export class FleetRateBudget implements Pacer {
   private async reserve(fence: Fence | undefined): Promise<number[]> {
     const span = this.blockSize * this.intervalMs;
     const sentAt = localNow();
-    const rows = await this.db.run(fence ? RESERVE_FENCED : RESERVE, fence ? [this.destination, span, fence.sync, fence.token] : [this.destination, span]);
+    const rows = await this.db
+      .run(fence ? RESERVE_FENCED : RESERVE, fence ? [this.destination, span, fence.sync, fence.token] : [this.destination, span])
+      .catch((error: unknown) => {
+        throw new StateError(
+          `destination "${this.destination}": the fleet's rate budget could not be reserved in the state's PostgreSQL (${(error as Error).message}); check that the server is reachable and the state's schema is migrated`,
+          { cause: error },
+        );
+      });
     const receivedAt = localNow();
     const row = rows[0] as { held?: boolean; next_at: number | null; server_now: number };
     if (fence && !row.held) throw new LockLostError(fence.sync);

@@ -172,3 +172,25 @@ describe('the budget row', () => {
     expect(shortest).toBeGreaterThanOrEqual(1040);
   });
 });
+
+describe('a member whose connection to the state is lost', () => {
+  it('refuses turns and slots with a message naming the destination, instead of sending unpaced', async () => {
+    const schema = await freshSchema();
+    const budgets = await FleetBudgets.open({ ...memberConnection(schema), application_name: `lost-${schema}` });
+    onTestFinished(() => budgets.close());
+    const { limiter, gate } = budgets.budgetFor('vendor', 20, 2);
+    (await limiter.take()).departed();
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    onTestFinished(() => admin.end());
+    const { rows } = await admin.query<{ ended: boolean }>('select pg_terminate_backend(pid) as ended from pg_stat_activity where application_name = $1', [
+      `lost-${schema}`,
+    ]);
+    expect(rows).toEqual([{ ended: true }]);
+
+    await expect(limiter.take()).rejects.toThrow(
+      /^destination "vendor": the fleet's rate budget could not be reserved in the state's PostgreSQL \(.+\); check that the server is reachable/,
+    );
+    await expect(gate.enter()).rejects.toThrow(/^destination "vendor": the connection holding the fleet's concurrency slots failed: /);
+  });
+});
