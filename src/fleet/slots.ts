@@ -5,12 +5,13 @@
 // Why advisory locks and not leases in a table: PostgreSQL releases a session's advisory locks the
 // moment its connection ends, so a member killed with SIGKILL gives its slots back at once (its
 // socket is closed by the kernel), and a host that vanishes gives them back once TCP keepalive gives
-// up on it (budgets.ts sets about 25 s); there is no lease to renew during a long request, and no
-// expiry that could hand out the slot of a member that is merely paused (SIGSTOP) while its request
-// is still in flight at the vendor: a paused member's connection is alive, so its slots stay counted.
+// up on it (budgets.ts sets about 25 s). There is no lease per slot to renew during a long request:
+// the session's heartbeat (one statement every 5 s) keeps all of a member's slots at once. A member
+// paused (SIGSTOP) keeps its slots until the server ends its idle session (budgets.ts: 15 s without
+// a heartbeat); then the others get them, and the paused member, resumed, is refused any more.
 //
-// Cost: a slot, once taken, is kept by the member for up to TENURE_MS (200 ms) and handed from one of its
-// requests to the next without a statement; then it goes back to the fleet (one unlock), so the
+// Cost: a slot, once taken, is kept by the member for up to TENURE_MS (200 ms) and handed from one
+// of its requests to the next without a statement; then it goes back to the fleet (one unlock), so the
 // members share the slots in turns. A member that finds none free tries again every few ms.
 import type { Slots } from '../delivery/gate.js';
 import type { Queryable, Statement } from './session.js';

@@ -44,6 +44,8 @@ export interface MemberOptions {
   url?: string;
   count?: number;
   workers?: number;
+  /** How long the member may be paused (SIGSTOP) before the server ends its session and its slots go to the others. */
+  pausedMemberTimeoutMs?: number;
 }
 
 // The member: opens its budgets, says "ready", starts at the line "go" on stdin and ends when stdin
@@ -52,7 +54,7 @@ const SCRIPT = `import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { FleetBudgets } from ${JSON.stringify(new URL('../../dist/src/fleet/budgets.js', import.meta.url).href)};
 const options = JSON.parse(process.argv[1]);
-const budgets = await FleetBudgets.open({ connectionString: options.postgres, options: '-c search_path=' + options.schema });
+const budgets = await FleetBudgets.open({ connectionString: options.postgres, options: '-c search_path=' + options.schema }, { pausedMemberTimeoutMs: options.pausedMemberTimeoutMs });
 const { limiter, gate } = budgets.budgetFor('vendor', options.requestsPerSecond, options.concurrency);
 const stdin = createInterface({ input: process.stdin });
 const ended = new Promise((resolve) => stdin.once('close', resolve));
@@ -98,6 +100,11 @@ if (options.mode === 'send') {
 } else if (options.mode === 'hold') {
   for (let index = 0; index < options.concurrency; index++) await gate.enter();
   console.log('held');
+  // Told "again": gives a slot back and asks for one more (refused once its session is gone).
+  stdin.once('line', () => {
+    gate.leave();
+    gate.enter().then(() => console.log('entered again'), (error) => console.log('refused: ' + error.message));
+  });
 } else {
   let busy = false;
   gate.onBusy = () => { if (!busy) console.log('busy'); busy = true; };
@@ -114,9 +121,13 @@ export interface Member {
   line(match: (line: string) => boolean, what: string): Promise<string>;
   /** Tells the member to start. */
   go(): void;
+  /** Writes a line to the member's stdin (a holder, told "again", asks for a slot once more). */
+  tell(line: string): void;
   /** Ends stdin: the member closes its budgets and exits. */
   finish(): Promise<void>;
   kill(): Promise<void>;
+  /** Sends a signal (SIGSTOP, SIGCONT) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /** Spawns a member and resolves once it is ready; killed and awaited when the test ends. */
@@ -157,6 +168,7 @@ export async function startMember(options: MemberOptions): Promise<Member> {
     lines,
     line,
     go: () => child.stdin.write('go\n'),
+    tell: (line) => child.stdin.write(`${line}\n`),
     finish: async () => {
       child.stdin.end();
       await exited;
@@ -166,5 +178,6 @@ export async function startMember(options: MemberOptions): Promise<Member> {
       child.kill('SIGKILL');
       await exited;
     },
+    signal: (signal) => void child.kill(signal),
   };
 }

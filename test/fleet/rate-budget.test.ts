@@ -127,6 +127,32 @@ describe('concurrency shared by two members', () => {
   });
 });
 
+describe('a member paused (SIGSTOP) while holding slots', () => {
+  it('loses them to the others once the server ends its idle session, and is refused more once resumed', async () => {
+    const schema = await freshSchema();
+    const concurrency = 2;
+    const pausedMemberTimeoutMs = 1500;
+    const holder = await startMember({ schema, name: 'holder', mode: 'hold', requestsPerSecond: 10, concurrency, pausedMemberTimeoutMs });
+    holder.go();
+    await holder.line((line) => line === 'held', 'every slot held');
+    const waiter = await startMember({ schema, name: 'waiter', mode: 'wait', requestsPerSecond: 10, concurrency, pausedMemberTimeoutMs });
+    waiter.go();
+    await waiter.line((line) => line === 'busy', 'finding no free slot');
+
+    const paused = Date.now();
+    holder.signal('SIGSTOP');
+    await waiter.line((line) => line === 'entered all', 'every slot');
+    // Not before the server ended the paused member's idle session (its heartbeat stopped with it).
+    expect(Date.now() - paused).toBeGreaterThanOrEqual(pausedMemberTimeoutMs - pausedMemberTimeoutMs / 3);
+    holder.signal('SIGCONT');
+    holder.tell('again');
+    const refused = await holder.line((line) => line.startsWith('refused: ') || line === 'entered again', 'asking for a slot once resumed');
+    expect(refused).toMatch(/^refused: destination "vendor": the connection holding the fleet's concurrency slots failed: /);
+    await holder.finish();
+    await waiter.finish();
+  });
+});
+
 describe('the fence of a run', () => {
   it('refuses a turn with LockLostError once another member took the sync over', async () => {
     const schema = await freshSchema();
