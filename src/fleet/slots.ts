@@ -38,8 +38,8 @@ const RELEASE: Statement = {
 
 interface Held {
   slot: number;
-  /** When the fleet gave it to this member (ms). */
-  since: number;
+  /** When its tenure ends (ms): about TENURE_MS after the fleet gave it, spread so that slots taken together do not all go back at once. */
+  until: number;
   busy: boolean;
 }
 
@@ -79,10 +79,10 @@ export class FleetSlots implements Slots {
 
   leave(): void {
     // Any busy slot will do: give back the one held longest.
-    const busy = this.held.filter((held) => held.busy).sort((a, b) => a.since - b.since)[0];
+    const busy = this.held.filter((held) => held.busy).sort((a, b) => a.until - b.until)[0];
     if (!busy) return;
     busy.busy = false;
-    if (Date.now() - busy.since >= TENURE_MS) {
+    if (Date.now() >= busy.until) {
       this.giveBack(busy);
       // Another member may be waiting for it: try for it again a few ms later, not at once, which
       // leaves it a chance at the slot while costing this member little.
@@ -105,7 +105,7 @@ export class FleetSlots implements Slots {
   private pump(): void {
     for (const held of this.held) {
       if (this.waiting.length === 0) return;
-      if (held.busy || Date.now() - held.since >= TENURE_MS) continue;
+      if (held.busy || Date.now() >= held.until) continue;
       held.busy = true;
       this.waiting.shift()!.resolve();
     }
@@ -118,7 +118,7 @@ export class FleetSlots implements Slots {
       (rows) => {
         this.acquiring = false;
         const now = Date.now();
-        for (const { slot } of rows as { slot: number }[]) this.held.push({ slot, since: now, busy: false });
+        for (const { slot } of rows as { slot: number }[]) this.held.push({ slot, until: now + TENURE_MS * (0.5 + Math.random()), busy: false });
         if (rows.length > 0) this.retryMs = RETRY_MS[0];
         if (rows.length < wanted) this.onBusy?.();
         this.pump();
@@ -144,7 +144,7 @@ export class FleetSlots implements Slots {
     this.sweep = setTimeout(() => {
       this.sweep = undefined;
       const now = Date.now();
-      for (const held of this.held.filter((each) => !each.busy && now - each.since >= TENURE_MS)) this.giveBack(held);
+      for (const held of this.held.filter((each) => !each.busy && now >= each.until)) this.giveBack(held);
       if (this.held.some((held) => !held.busy)) this.sweepLater();
     }, TENURE_MS);
     this.sweep.unref();
