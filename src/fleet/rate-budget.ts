@@ -107,8 +107,8 @@ export class FleetRateBudget implements Pacer {
    * As with the local limiter, the next turn comes only once this one's request has left
    * (`departed()`). With a fence, rejects with LockLostError once the run's lock is gone: a turn
    * goes out at a moment reserved by a statement that found the lock held at most a block and a
-   * quarter (about 25 ms, see refillAhead) before, and a member paused (SIGSTOP) and resumed finds its moments passed, so its next
-   * turn always checks the lock again.
+   * quarter (about 25 ms, see refillAhead) before, and a member paused (SIGSTOP) and resumed finds
+   * its moments passed, so its next turn always checks the lock again.
    */
   take(fence?: Fence): Promise<Turn> {
     let left!: () => void;
@@ -166,7 +166,10 @@ export class FleetRateBudget implements Pacer {
     };
   }
 
-  /** A moment may be used at `now` if its time has not passed beyond the absorbed lateness, is outside a pause, and an interval after this member's last departure. */
+  /**
+   * A moment may be used at `now` if it has not passed by more than the absorbed lateness, is not in
+   * a pause, and comes an interval after this member's last departure (a request that left late).
+   */
   private usable(moment: number, now: number): boolean {
     return now <= moment + LATENESS_ABSORBED_MS && moment >= this.pausedUntil && moment >= this.lastDeparture + this.intervalMs - LATENESS_ABSORBED_MS;
   }

@@ -78,17 +78,10 @@ export class FleetSlots implements Slots {
   }
 
   leave(): void {
-    // Any busy slot will do: give back the one held longest.
+    // Any busy slot will do: free the one whose tenure ends first.
     const busy = this.held.filter((held) => held.busy).sort((a, b) => a.until - b.until)[0];
     if (!busy) return;
     busy.busy = false;
-    if (Date.now() >= busy.until) {
-      this.giveBack(busy);
-      // Another member may be waiting for it: try for it again a few ms later, not at once, which
-      // leaves it a chance at the slot while costing this member little.
-      if (this.waiting.length > 0) this.retryLater(YIELD_MS);
-      return;
-    }
     this.pump();
     this.sweepLater();
   }
@@ -101,15 +94,27 @@ export class FleetSlots implements Slots {
     await Promise.allSettled(this.held.splice(0).map((held) => this.session.run(RELEASE, [this.destination, held.slot])));
   }
 
-  /** Hands kept slots to waiting callers, then asks the fleet for more if some still wait. */
+  /**
+   * Gives back the free slots whose tenure ended, hands the others to waiting callers, then asks the
+   * fleet for more if some still wait.
+   */
   private pump(): void {
-    for (const held of this.held) {
-      if (this.waiting.length === 0) return;
-      if (held.busy || Date.now() >= held.until) continue;
-      held.busy = true;
-      this.waiting.shift()!.resolve();
+    const now = Date.now();
+    let gaveBack = false;
+    for (const held of [...this.held]) {
+      if (held.busy) continue;
+      if (now >= held.until) {
+        this.giveBack(held);
+        gaveBack = true;
+      } else if (this.waiting.length > 0) {
+        held.busy = true;
+        this.waiting.shift()!.resolve();
+      }
     }
     if (this.waiting.length === 0 || this.acquiring || this.retry) return;
+    // Another member may be waiting for the slots just given back: ask again a few ms later, not at
+    // once, which leaves it a chance at them while costing this member little.
+    if (gaveBack) return this.retryLater(YIELD_MS);
     const wanted = Math.min(this.waiting.length, this.limit - this.held.length);
     if (wanted <= 0) return; // all `limit` slots are ours and busy: one comes back with leave()
     this.acquiring = true;
@@ -143,10 +148,9 @@ export class FleetSlots implements Slots {
     if (this.sweep) return;
     this.sweep = setTimeout(() => {
       this.sweep = undefined;
-      const now = Date.now();
-      for (const held of this.held.filter((each) => !each.busy && now >= each.until)) this.giveBack(held);
+      this.pump();
       if (this.held.some((held) => !held.busy)) this.sweepLater();
-    }, TENURE_MS);
+    }, TENURE_MS / 2);
     this.sweep.unref();
   }
 
