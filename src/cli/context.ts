@@ -4,6 +4,7 @@ import type { SyncConfig } from '../config/schema.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { registerSecrets } from '../redact.js';
+import { FleetBudgets } from '../fleet/budgets.js';
 import { openStore } from '../state/location.js';
 
 export interface GlobalOptions {
@@ -49,11 +50,18 @@ export async function withWorkspace<T>(
 ): Promise<T> {
   const loaded = load(options, connects);
   const state = openStore(loaded.stateLocation, readOnly);
-  const workspace = new Workspace(loaded, state, observer);
+  let fleet: FleetBudgets | undefined;
   try {
-    return await work(workspace);
+    // A command that sends (sync) on a fleet's state shares each destination's budget with the fleet.
+    if (loaded.stateLocation.kind === 'postgres' && !readOnly && connects) fleet = await FleetBudgets.forState(loaded.stateLocation);
+    const workspace = new Workspace(loaded, state, observer, fleet);
+    try {
+      return await work(workspace);
+    } finally {
+      await workspace.close();
+    }
   } finally {
-    await workspace.close();
+    await fleet?.close();
     state.close();
   }
 }

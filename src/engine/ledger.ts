@@ -30,9 +30,9 @@ function confirmationOf(record: SendableRecord): Confirmation {
 
 /** Takes the sync's lock (or throws SyncLockedError naming its holder) and records a new run. */
 export function beginRun(store: Store, sync: string, options: LedgerOptions): RunLedger {
-  store.acquireLock(sync, { expiryMs: options.lockExpiryMs, onLost: options.onLockLost });
+  const lockToken = store.acquireLock(sync, { expiryMs: options.lockExpiryMs, onLost: options.onLockLost });
   try {
-    return new RunLedger(store, sync, store.startRun(sync, options.full), options);
+    return new RunLedger(store, sync, store.startRun(sync, options.full), lockToken, options);
   } catch (error) {
     store.releaseLock(sync);
     throw error;
@@ -56,6 +56,8 @@ export class RunLedger {
     private readonly store: Store,
     readonly sync: string,
     readonly id: number,
+    /** The token of the sync's lock this run holds (the fence of its sends in a fleet). */
+    readonly lockToken: string,
     private readonly options: LedgerOptions,
   ) {
     this.reads = store.readsForRun();

@@ -6,6 +6,7 @@ import { BatchGrouper, batchItem } from '../delivery/batches.js';
 import type { BatchEntry, SendResult } from '../delivery/destination.js';
 import { isSendable, type PlannedRecord, type SendableRecord } from '../plan/classify.js';
 import type { SendContext } from '../../connectors/contract.js';
+import { LockLostError } from '../fleet/lock-lost.js';
 import type { RunOutcome } from '../state/contract.js';
 import { ReasonGroups, type ReasonGroup } from '../plan/reasons.js';
 import { beginRun, type RunLedger } from './ledger.js';
@@ -185,6 +186,7 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     key: record.key,
     fingerprint: record.fingerprint,
     changedAt: record.changedAt,
+    fence: { sync: sync.name, token: ledger.lockToken },
   });
 
   // Starts one request (one record, or one batch) once fewer than maxQueued are on their way. Its
@@ -194,7 +196,13 @@ export async function runSync(workspace: Workspace, sync: SyncConfig, options: S
     while (inFlight.size >= maxQueued) await Promise.race(inFlight);
     if (stopped() || crash) return;
     const task = send()
-      .catch((error: unknown) => void (crash ??= error as Error))
+      .catch((error: unknown) => {
+        // The fleet's budget refused the turn: another member took the sync over; stop as on a lost lock.
+        if (error instanceof LockLostError) {
+          lockLost ??= error.message;
+          halt.abort();
+        } else crash ??= error as Error;
+      })
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
   };

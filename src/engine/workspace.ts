@@ -5,7 +5,7 @@ import picomatch from 'picomatch';
 import { connectorFor } from '../../connectors/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { DestinationConfig, SourceConfig, SyncConfig } from '../config/schema.js';
-import { Destination, type DeliveryObserver } from '../delivery/destination.js';
+import { Destination, type DeliveryObserver, type SharedBudgets } from '../delivery/destination.js';
 import { UsageError } from '../errors.js';
 import type { Store } from '../state/contract.js';
 
@@ -14,6 +14,8 @@ export class Workspace {
     readonly loaded: LoadedConfig,
     readonly state: Store,
     readonly observer?: DeliveryObserver,
+    /** In fleet mode: the rate budgets and concurrency every member shares (src/fleet/budgets.ts). */
+    private readonly fleet?: SharedBudgets,
     private readonly destinations = new Map<string, Destination>(),
   ) {}
 
@@ -23,7 +25,7 @@ export class Workspace {
    * and concurrency stay shared between syncs.
    */
   forRun(state: Store): Workspace {
-    return new Workspace(this.loaded, state, this.observer, this.destinations);
+    return new Workspace(this.loaded, state, this.observer, this.fleet, this.destinations);
   }
 
   get config() {
@@ -84,6 +86,7 @@ export class Workspace {
         connector: this.connectorOf(sync),
         config: this.destinationConfig(sync),
         observer: this.observer,
+        fleet: this.fleet,
       });
       this.destinations.set(sync.destination, destination);
     }

@@ -2,6 +2,8 @@
 // on one connection to the state's PostgreSQL (the slots are advisory locks of that session; the
 // reservations are short statements that share it). Destination takes its limiter and gate from here.
 import pg from 'pg';
+import { quoteIdent, type PgLocation } from '../state/pg/connection.js';
+import { endQuietly } from '../state/pg/session.js';
 import { FleetRateBudget } from './rate-budget.js';
 import { ServerClock } from './server-clock.js';
 import { Session } from './session.js';
@@ -53,6 +55,11 @@ export class FleetBudgets {
     return new FleetBudgets(new Session(session), timeout);
   }
 
+  /** The budgets of the fleet whose state is this PostgreSQL schema (where migrations made rate_budgets). */
+  static forState(location: PgLocation): Promise<FleetBudgets> {
+    return FleetBudgets.open({ connectionString: location.url, application_name: 'backflow', options: `-c search_path=${quoteIdent(location.schema)}` });
+  }
+
   /** The budget of one destination, the same for every sync that sends to it (its first rate and concurrency hold). */
   budgetFor(destination: string, requestsPerSecond: number, concurrency: number): FleetBudget {
     let budget = this.budgets.get(destination);
@@ -76,6 +83,6 @@ export class FleetBudgets {
     clearInterval(this.heartbeat);
     for (const { limiter, gate } of this.budgets.values()) await Promise.all([limiter.close(), gate.close()]);
     // A connection already lost has nothing left to close: its slots went with it.
-    await this.session.client.end().catch(() => undefined);
+    await endQuietly(this.session.client);
   }
 }

@@ -111,8 +111,12 @@ export interface RunHistory {
 
 /** One sync runs in one place at a time. */
 export interface Coordination {
-  /** Takes the sync's lock (heartbeating while held), or throws SyncLockedError naming the holder. */
-  acquireLock(sync: string, options: LockOptions): void;
+  /**
+   * Takes the sync's lock (heartbeating while held), or throws SyncLockedError naming the holder.
+   * Returns the lock's token: in a fleet, the shared rate budget refuses a turn to a run whose token
+   * is no longer the lock's (its sync was taken over).
+   */
+  acquireLock(sync: string, options: LockOptions): string;
   /** Releases the lock this store took (never one taken over since). */
   releaseLock(sync: string): void;
   /** Removes a lock whose holder is gone (or any, with force); throws naming a live holder. */

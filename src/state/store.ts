@@ -533,7 +533,7 @@ export class StateStore implements Store {
    * process gone on this host, or its heartbeat expired) is taken over. While held, a timer (which
    * never keeps the process up) refreshes the heartbeat; finding the lock taken calls `onLost`.
    */
-  acquireLock(sync: string, options: LockOptions): void {
+  acquireLock(sync: string, options: LockOptions): string {
     const token = randomUUID();
     this.guard(() => {
       this.db
@@ -579,6 +579,7 @@ export class StateStore implements Store {
     }, heartbeatIntervalMs(options.expiryMs));
     timer.unref();
     this.heldLocks.set(sync, { token, timer });
+    return token;
   }
 
   private stopHeartbeat(sync: string): string | undefined {

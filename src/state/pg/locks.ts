@@ -73,7 +73,7 @@ export class PgLocks {
     return `process ${row.pid} on ${row.host} stopped heartbeating (last at ${row.heartbeat_at ?? row.acquired_at}, over ${expiryMs / 1000} s ago)`;
   }
 
-  async acquireLock(sync: string, expiryMs: number): Promise<void> {
+  async acquireLock(sync: string, expiryMs: number): Promise<string> {
     if (this.held.has(sync)) throw new SyncLockedError(`sync "${sync}" is already running in this process (process ${process.pid} on ${os.hostname()})`);
     const token = randomUUID();
     await this.session.exclusive(async (q) => {
@@ -114,6 +114,7 @@ export class PgLocks {
     });
     const timer = setInterval(() => void this.beat(sync, token), heartbeatIntervalMs(expiryMs));
     this.held.set(sync, { token, timer });
+    return token;
   }
 
   private async beat(sync: string, token: string): Promise<void> {

@@ -3,6 +3,7 @@
 // and `backflow state copy` moves rows one for one. Timestamps stay ISO 8601 text, as in SQLite.
 // Every statement runs with search_path set to the state's schema. A migration is never edited once
 // released: add a new one; `meta.version` holds the number applied.
+import { RATE_BUDGET_DDL } from '../../fleet/ddl.js';
 
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the state tables, and what a fleet shares: its members, and each destination's rate budget.
@@ -97,6 +98,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     primary key (sync, key, fingerprint)
   );
   create index pending_records_by_job on pending_records (sync, job_id);
+
+  ${RATE_BUDGET_DDL};
   `,
 ];
 

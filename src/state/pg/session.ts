@@ -147,7 +147,7 @@ export class Session {
  * Ends a connection, never waiting long: node-postgres's end() can wait forever on a connection
  * the server has just ended (pg_terminate_backend), whose closing it already saw.
  */
-async function endQuietly(client: pg.Client): Promise<void> {
+export async function endQuietly(client: pg.Client): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
   await Promise.race([client.end().catch(() => undefined), gaveUp]);

@@ -75,9 +75,10 @@ export class PgStateStore implements Store {
   lastCompletedAt = (sync: string) => this.call<string | null>('lastCompletedAt', sync);
 
   // --- Coordination
-  acquireLock(sync: string, options: LockOptions): void {
-    this.call('acquireLock', sync, options.expiryMs);
+  acquireLock(sync: string, options: LockOptions): string {
+    const token = this.call<string>('acquireLock', sync, options.expiryMs);
     if (options.onLost) this.lockLost.set(sync, options.onLost);
+    return token;
   }
 
   releaseLock(sync: string): void {
