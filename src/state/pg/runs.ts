@@ -35,7 +35,8 @@ export class PgRuns {
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: Record<string, number>, error?: string): Promise<void> {
-    await this.rows('update runs set ended_at = $1, outcome = $2, counts = $3, error = $4 where id = $5', [
+    // Only a running run: one another member marked interrupted (it took the sync over) stays so.
+    await this.rows("update runs set ended_at = $1, outcome = $2, counts = $3, error = $4 where id = $5 and outcome = 'running'", [
       now(),
       outcome,
       JSON.stringify(counts),
