@@ -306,7 +306,7 @@ function secretValues(config: Config): string[] {
     }
   }
   if (config.state.url) {
-    values.add(config.state.url);
+    // The password only: the rest of the URL is where the state is, which messages name.
     const password = urlPassword(config.state.url);
     if (password) values.add(password);
   }
