@@ -196,6 +196,27 @@ describe('backflow state copy', () => {
     emulator.release();
   });
 
+  it('refuses while a sync of a PostgreSQL source is running (its connection holds the lock)', async () => {
+    const { emulator, cli, dir } = await syncedOnSqlite();
+    const schema = pgStateSchema();
+    expect((await cli('state', 'copy', '--to', TARGET_URL, '--schema', schema)).code).toBe(0);
+    const pgConfig = writeFile(dir, 'pg.yaml', config(emulator.url, `{ url: "${TARGET_URL}", schema: ${schema} }`));
+    emulator.hold();
+    const running = spawnCli(['--config', pgConfig, 'sync', '--sync', 'users', '--full'], { cwd: dir });
+    await waitUntil('the run holds its lock', () =>
+      pgAdmin(async (client) => (await client.query(`select 1 from ${schema}.locks where sync = 'users'`)).rowCount === 1),
+    );
+
+    const copy = await runCli(['--config', pgConfig, 'state', 'copy', '--to', 'copy.db'], { cwd: dir });
+    expect(copy.code).toBe(1);
+    expect(copy.stderr).toMatch(
+      new RegExp(`cannot copy the state while a sync is running \\(sync "users": process ${running.pid} on .*\\): .*Stop the daemon`),
+    );
+    expect(copy.stdout + copy.stderr).not.toContain('copy-pw-42');
+    expect(fs.existsSync(path.join(dir, 'copy.db'))).toBe(false);
+    emulator.release();
+  });
+
   it('says in one line, without the password, that the target server cannot be reached', async () => {
     const { cli } = await syncedOnSqlite();
     const said = 'cannot reach the state database at 127.0.0.1:1 (ECONNREFUSED): check that PostgreSQL is running there and that --to names it';

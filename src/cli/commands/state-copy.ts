@@ -31,15 +31,14 @@ export function targetOf(to: string, schema: string | undefined): StateLocation 
 }
 
 /** The change to make in the config so it uses the copy. */
-function nextStep(target: StateLocation, configFile: string): string {
+function nextStep(source: StateLocation, target: StateLocation, configFile: string): string {
+  const then = 'then backflow plan shows nothing to send for the records already sent.';
   if (target.kind === 'postgres') {
-    return (
-      `Next: in ${configFile}, replace state.path with state.url: ${describePgUrl(target.url)} ` +
-      `(with its password, e.g. url: \${BACKFLOW_STATE_URL}) and state.schema: ${target.schema}; then backflow plan shows nothing to send for the records already sent.`
-    );
+    const set = `state.url: ${describePgUrl(target.url)} (with its password, e.g. url: \${BACKFLOW_STATE_URL}) and state.schema: ${target.schema}`;
+    return `Next: in ${configFile}, ${source.kind === 'sqlite' ? `replace state.path with ${set}` : `set ${set}`}; ${then}`;
   }
-  const relative = path.relative(path.dirname(path.resolve(configFile)), target.path) || target.path;
-  return `Next: in ${configFile}, replace state.url (and state.schema) with state.path: ${relative}; then backflow plan shows nothing to send for the records already sent.`;
+  const set = `state.path: ${path.relative(path.dirname(path.resolve(configFile)), target.path) || target.path}`;
+  return `Next: in ${configFile}, ${source.kind === 'postgres' ? `replace state.url (and state.schema) with ${set}` : `set ${set}`}; ${then}`;
 }
 
 export async function stateCopyCommand(options: GlobalOptions & { to: string; schema?: string }): Promise<number> {
@@ -59,6 +58,6 @@ export async function stateCopyCommand(options: GlobalOptions & { to: string; sc
       Object.entries(counts).map(([name, rows]) => [name, n(rows)]),
     ),
   );
-  print(nextStep(target, options.config));
+  print(nextStep(loaded.stateLocation, target, options.config));
   return 0;
 }
