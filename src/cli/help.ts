@@ -62,6 +62,14 @@ const HELP: Record<string, CommandHelp> = {
     examples: ['backflow unlock --sync users', 'backflow unlock --sync users --force'],
     exitCodes: ['0  removed (or there was no lock)', '1  refused: the holder looks alive'],
   },
+  copy: {
+    examples: [
+      'backflow state copy --to postgres://backflow@db.internal:5432/backflow',
+      'backflow state copy --to postgres://backflow@db.internal:5432/backflow --schema backflow_prod --json',
+      'backflow state copy --to ./.backflow/state.db   # from PostgreSQL back to a file',
+    ],
+    exitCodes: ['0  copied', '1  refused (the target holds state, a sync is running) or the target cannot be used; nothing was written'],
+  },
 };
 
 /** Adds the examples and exit codes to each subcommand's help, and lists --config and --json there. */

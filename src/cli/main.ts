@@ -138,6 +138,14 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .requiredOption('-s, --sync <name>', 'the sync to unlock')
     .option('--force', 'remove the lock even though its holder seems alive (it stops at its next heartbeat)')
     .action(action(async (options) => (await inspect()).unlockCommand(options as never)));
+  program
+    .command('state')
+    .description('the state itself')
+    .command('copy')
+    .description("copy the config's state into another, empty store (SQLite ⇄ PostgreSQL), so a switch re-sends nothing; refused while a sync runs")
+    .requiredOption('--to <url|path>', 'a postgres:// URL, or a SQLite file path (relative to the current folder)')
+    .option('--schema <name>', 'with a postgres:// target: its schema (default backflow)')
+    .action(action(async (options) => (await import('./commands/state-copy.js')).stateCopyCommand(options as never)));
   addCommandHelp(program);
   return program;
 }

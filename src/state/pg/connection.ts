@@ -31,8 +31,16 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The settings a message tells the user to change: the config's, or a command's options (state copy --to). */
+export interface PgSettingNames {
+  url: string;
+  schema: string;
+}
+
+const CONFIG_SETTINGS: PgSettingNames = { url: 'state.url', schema: 'state.schema' };
+
 /** The server's (or the network's) refusal as a StateError that says what to do. */
-export function explainPgError(error: unknown, location: PgLocation): Error {
+export function explainPgError(error: unknown, location: PgLocation, settings: PgSettingNames = CONFIG_SETTINGS): Error {
   if (error instanceof StateError) return error;
   const { code, message } = error as { code?: string; message?: string };
   const { server, database, user } = serverOf(location.url);
@@ -44,15 +52,15 @@ export function explainPgError(error: unknown, location: PgLocation): Error {
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ECONNRESET':
-      return new StateError(`cannot reach the state database at ${server} (${code}): check that PostgreSQL is running there and that state.url names it`);
+      return new StateError(`cannot reach the state database at ${server} (${code}): check that PostgreSQL is running there and that ${settings.url} names it`);
     case '28P01':
     case '28000':
-      return new StateError(`the state database at ${server} refused user "${user}" (${text}): check the user and password in state.url`);
+      return new StateError(`the state database at ${server} refused user "${user}" (${text}): check the user and password in ${settings.url}`);
     case '3D000':
-      return new StateError(`database "${database}" does not exist on ${server}: create it (createdb ${database}) or point state.url at another`);
+      return new StateError(`database "${database}" does not exist on ${server}: create it (createdb ${database}) or point ${settings.url} at another`);
     case '42501':
       return new StateError(
-        `user "${user}" may not create or use schema "${location.schema}" in database "${database}" on ${server} (${text}): grant it (grant create on database ${database} to ${user}) or set state.schema to one it owns`,
+        `user "${user}" may not create or use schema "${location.schema}" in database "${database}" on ${server} (${text}): grant it (grant create on database ${database} to ${user}) or set ${settings.schema} to one it owns`,
       );
     case '57P01':
       return new StateError(`the state database at ${server} ended this connection (${text}): another member took over, or the server restarted`);
