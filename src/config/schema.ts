@@ -283,7 +283,10 @@ const configObject = z.strictObject({
         .describe(
           'A PostgreSQL database to keep the state in instead of a file, shared by every process pointed at it (fleet mode). A secret: it carries its password.',
         ),
-      schema: name.default('backflow').describe('The PostgreSQL schema Backflow owns in that database (with state.url).'),
+      schema: name
+        .refine((schema) => !/^(pg_|information_schema$)/i.test(schema), 'PostgreSQL keeps pg_* and information_schema for itself: choose another name')
+        .default('backflow')
+        .describe('The PostgreSQL schema Backflow owns in that database (with state.url).'),
       lockExpirySeconds: numberOrText(z.number().min(1, 'expected at least 1 (seconds)'))
         .default(DEFAULT_LOCK_EXPIRY_SECONDS)
         .describe(

@@ -1,7 +1,8 @@
 // Secrets: with known secret values configured (a destination API key, a database password inside
 // a source URL, an ingest write key, an alert's signing secret and Slack URL), every command runs
 // down its success and failure paths, and stdout, stderr, the logs, the daemon's HTTP answers, the
-// alert messages, the plan file, the state file and the event store are scanned: no secret appears,
+// alert messages, the plan file, the state file (and a PostgreSQL state's tables, its URL carrying a
+// password of its own) and the event store are scanned: no secret appears,
 // in any encoding it travels in.
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
@@ -22,10 +23,11 @@ const API_KEY = 'pk_test_Sekr3tGamifyKey_8842';
 const DB_PASSWORD = 'Pg-Sekr3t-Pass-5519';
 const WRITE_KEY = 'wk_Sekr3tWriteKey_7731';
 const ALERT_SECRET = 'whsec_Sekr3tSigning_6620';
+const STATE_PASSWORD = 'St4te-Sekr3t-Pass-3317';
 
 /** Every form a secret travels in: as is, URL-encoded, and base64 (Basic auth, with or without the colon). */
 const forms = (secret: string) => [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), Buffer.from(`${secret}:`).toString('base64')];
-const SECRET_FORMS = [API_KEY, DB_PASSWORD, WRITE_KEY, ALERT_SECRET].flatMap(forms);
+const SECRET_FORMS = [API_KEY, DB_PASSWORD, WRITE_KEY, ALERT_SECRET, STATE_PASSWORD].flatMap(forms);
 
 describe('secrets never appear', () => {
   let dir: string;
@@ -55,7 +57,7 @@ describe('secrets never appear', () => {
     await emulator.stop();
     await hook.stop();
     await slack.stop();
-    await admin.query(`drop schema ${schema} cascade`);
+    await admin.query(`drop schema ${schema} cascade; drop schema if exists ${schema}_state cascade`);
     await admin.end();
   });
 
@@ -65,6 +67,7 @@ describe('secrets never appear', () => {
     SEGMENT_WRITE_KEY: WRITE_KEY,
     ALERT_SECRET,
     SLACK_URL: slack.webhookUrl,
+    BACKFLOW_STATE_URL: `postgres://postgres:${STATE_PASSWORD}@127.0.0.1:5432/test`,
     ...overrides,
   });
 
@@ -189,6 +192,26 @@ alerts:
     await once(ingest, 'exit');
     seen.push({ where: 'ingest output', text: ingestOut });
     expect((await cli(['sync', '--sync', 'visitors'])).code).toBe(0);
+
+    // A PostgreSQL state: a sync with a rejection and a failure echoing the key, the reading commands,
+    // then a state server that is down, a database or a user that does not exist; and its tables.
+    const pgConfig = writeFile(
+      dir,
+      'pg-state.yaml',
+      configText().replace('state: { path: ./state.db }', `state: { url: "\${BACKFLOW_STATE_URL}", schema: ${schema}_state }`),
+    );
+    echoing(400, '4');
+    echoing(503, '5');
+    expect((await cli(['sync', '--sync', 'users'], {}, pgConfig)).code).toBe(3);
+    for (const command of [['status'], ['status', '--json'], ['runs', '--json'], ['rejected', '--json'], ['plan']]) await cli(command, {}, pgConfig);
+    const stateUrl = env().BACKFLOW_STATE_URL;
+    for (const broken of [stateUrl.replace(':5432', ':1'), stateUrl.replace('/test', '/no_such_db'), stateUrl.replace('//postgres:', '//no_such_role:')])
+      expect((await cli(['sync', '--sync', 'users'], { BACKFLOW_STATE_URL: broken }, pgConfig)).code).toBe(1);
+    for (const table of ['runs', 'run_issues', 'rejections', 'records', 'locks', 'cursors']) {
+      const { rows } = await admin.query(`select * from ${schema}_state.${table}`);
+      seen.push({ where: `PostgreSQL state ${table}`, text: JSON.stringify(rows) });
+    }
+    expect(seen.find((entry) => entry.where === 'PostgreSQL state run_issues')?.text).toContain('may not update 4');
 
     // The files Backflow wrote (the state database with its WAL, the plan, the event store).
     const state = new Database(path.join(dir, 'state.db'));

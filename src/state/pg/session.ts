@@ -86,9 +86,9 @@ export class Session {
   /** Points the connection at the schema, creating or migrating it (one member at a time). */
   private async useSchema(client: pg.Client): Promise<void> {
     const schema = quoteIdent(this.options.schema);
-    const exists = (await client.query('select 1 from pg_namespace where nspname = $1', [this.options.schema])).rowCount === 1;
-    if (!exists && this.options.readonly) {
-      // Reading must not create anything: an absent state is read as an empty one, made in temp tables.
+    if (this.options.readonly && (await this.tablesIn(client)).length === 0) {
+      // Reading must not create anything: an absent state (no schema, or one created empty by hand)
+      // is read as an empty one, made in temp tables.
       await client.query('set search_path = pg_temp');
       await migrate(client, 0);
       return;
@@ -112,15 +112,20 @@ export class Session {
     await client.query(`set search_path = ${schema}`);
   }
 
+  /** The tables in the state's schema (none when it does not exist). */
+  private async tablesIn(client: pg.Client): Promise<string[]> {
+    const result = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [this.options.schema]);
+    return result.rows.map((row: { table_name: string }) => row.table_name);
+  }
+
   /** The version in meta; refuses a schema that holds something else, or a newer Backflow's state. */
   private async versionOf(client: pg.Client): Promise<number> {
-    const tables = (await client.query('select table_name from information_schema.tables where table_schema = $1', [this.options.schema])).rows.map(
-      (row: { table_name: string }) => row.table_name,
-    );
+    const tables = await this.tablesIn(client);
     if (tables.length === 0) return 0;
     if (!tables.includes('meta')) {
+      const named = tables.slice(0, 3).join(', ') + (tables.length > 3 ? ', …' : '');
       throw new StateError(
-        `schema "${this.options.schema}" in ${describePgUrl(this.options.url)} holds tables that are not Backflow's (${tables.slice(0, 3).join(', ')}…): set state.schema to a schema of Backflow's own`,
+        `schema "${this.options.schema}" in ${describePgUrl(this.options.url)} holds tables that are not Backflow's (${named}): set state.schema to a schema of Backflow's own (a new name is created on the first sync)`,
       );
     }
     const meta = (await client.query('select app, version from meta')).rows[0] as { app: string; version: number } | undefined;
