@@ -17,7 +17,7 @@ export const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:
 export const API_KEY = 'pk_test_bench';
 
 /** The demo's mapping: a template, transforms, nested targets; every field GamifyHost validates. */
-const MAPPING = `
+export const MAPPING = `
       externalId: id
       displayName: { template: "{{first_name}} {{last_name}}" }
       email: { column: email, transform: [trim, lower] }

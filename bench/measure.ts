@@ -33,7 +33,15 @@ export function timeCommand(command: string, args: string[], options: { env?: No
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20 * 60_000);
+    // GNU time does not pass a signal on: the command itself is killed (time then reports and ends).
+    const timer = setTimeout(
+      () => {
+        const commands = childrenOf(child.pid);
+        if (commands.length === 0) child.kill('SIGKILL');
+        for (const pid of commands) process.kill(pid, 'SIGKILL');
+      },
+      options.timeoutMs ?? 20 * 60_000,
+    );
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -48,6 +56,15 @@ export function timeCommand(command: string, args: string[], options: { env?: No
       }
     });
   });
+}
+
+/** The ids of a process's children (Linux /proc), or none once it has ended. */
+function childrenOf(pid: number | undefined): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** The machine figures are taken on: cores, memory, CPU model, Node, and the load when measured. */

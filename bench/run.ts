@@ -1,12 +1,13 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, scale, delivery, batching, steady, compare, ingest, fleet-budget)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, scale, delivery, batching, steady, compare, ingest, fleet-budget, fleet)
 //   npm run bench -- --only scale              (1M and 10M rows; not part of the default run)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
 import { benchBatching } from './batching.js';
 import { benchCompare } from './compare.js';
 import { benchDelivery } from './delivery.js';
+import { benchFleet } from './fleet.js';
 import { benchFleetBudget } from './fleet-budget.js';
 import { benchIngest } from './ingest.js';
 import { describeMachine, printTable, writeResult } from './measure.js';
@@ -16,7 +17,7 @@ import { benchPushdown } from './pushdown.js';
 import { benchScale } from './scale.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'floor', 'pushdown', 'scale', 'delivery', 'batching', 'steady', 'compare', 'ingest', 'fleet-budget'] as const;
+const SCENARIOS = ['plan', 'floor', 'pushdown', 'scale', 'delivery', 'batching', 'steady', 'compare', 'ingest', 'fleet-budget', 'fleet'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 // Run only when named: 10,000,000 rows take about 20 minutes and several GB of temp files.
 const OPT_IN: Scenario[] = ['scale'];
@@ -47,6 +48,7 @@ const sizes = quick
       ingestSeconds: 3,
       ingestBacklog: 100_000,
       fleetBudgetSeconds: 2,
+      fleet: 2_000,
     }
   : {
       plan: [100_000, 1_000_000],
@@ -60,6 +62,7 @@ const sizes = quick
       ingestSeconds: 10,
       ingestBacklog: 1_000_000,
       fleetBudgetSeconds: 5,
+      fleet: 20_000,
     };
 
 const targets: string[] = [];
@@ -239,6 +242,16 @@ if (chosen.includes('fleet-budget')) {
     check(result.mostInASecond <= result.rateLimit, `${result.pacer} at ${result.rateLimit}/s: at most the limit in any second (${result.mostInASecond})`);
     check(Number.parseFloat(result.ofLimit) >= 90, `${result.pacer} at ${result.rateLimit}/s: at least 90% of the limit (${result.ofLimit})`);
   }
+}
+
+if (chosen.includes('fleet')) {
+  // Issue 14: delivery and steady state of three syncs, one member vs three on one PostgreSQL state,
+  // with SQLite state in one process as the baseline (same run).
+  const results = await benchFleet(sizes.fleet);
+  printTable(`6. fleet: 3 syncs x ${sizes.fleet.toLocaleString('en-US')} users, one process vs three, PostgreSQL state (SQLite baseline)`, results);
+  writeResult('fleet', results);
+  summary.fleet = results;
+  for (const result of results) check(result.exactlyOnce === 'yes', `${result.state}, ${result.run}: every record arrived exactly once`);
 }
 
 if (targets.length > 0) console.log(`\nTargets\n${targets.join('\n')}`);
