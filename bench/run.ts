@@ -1,12 +1,13 @@
 // `npm run bench`: runs every scenario of issue 7 (or those named by --only), prints a table per
 // scenario and the targets, and writes bench/results/<scenario>.json plus summary.json.
-//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, scale, delivery, batching, steady, compare, ingest)
+//   npm run bench -- --only plan,delivery      (scenarios: plan, floor, pushdown, scale, delivery, batching, steady, compare, ingest, fleet-budget)
 //   npm run bench -- --only scale              (1M and 10M rows; not part of the default run)
 //   npm run bench -- --quick                   (small sizes: checks the harness in a minute)
 import { parseArgs } from 'node:util';
 import { benchBatching } from './batching.js';
 import { benchCompare } from './compare.js';
 import { benchDelivery } from './delivery.js';
+import { benchFleetBudget } from './fleet-budget.js';
 import { benchIngest } from './ingest.js';
 import { describeMachine, printTable, writeResult } from './measure.js';
 import { benchPlan, type PlanResult } from './plan.js';
@@ -15,7 +16,7 @@ import { benchPushdown } from './pushdown.js';
 import { benchScale } from './scale.js';
 import { benchSteady } from './steady.js';
 
-const SCENARIOS = ['plan', 'floor', 'pushdown', 'scale', 'delivery', 'batching', 'steady', 'compare', 'ingest'] as const;
+const SCENARIOS = ['plan', 'floor', 'pushdown', 'scale', 'delivery', 'batching', 'steady', 'compare', 'ingest', 'fleet-budget'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 // Run only when named: 10,000,000 rows take about 20 minutes and several GB of temp files.
 const OPT_IN: Scenario[] = ['scale'];
@@ -45,6 +46,7 @@ const sizes = quick
       compare: 5_000,
       ingestSeconds: 3,
       ingestBacklog: 100_000,
+      fleetBudgetSeconds: 2,
     }
   : {
       plan: [100_000, 1_000_000],
@@ -57,6 +59,7 @@ const sizes = quick
       compare: 100_000,
       ingestSeconds: 10,
       ingestBacklog: 1_000_000,
+      fleetBudgetSeconds: 5,
     };
 
 const targets: string[] = [];
@@ -223,6 +226,19 @@ if (chosen.includes('ingest')) {
   );
   writeResult('ingest', results);
   summary.ingest = results;
+}
+
+if (chosen.includes('fleet-budget')) {
+  // Issue 14: the cost of the fleet's shared rate budget per request, at 100 and 1,000 requests/s,
+  // one member and two, against the in-process limiter in the same run.
+  const results = await benchFleetBudget({ seconds: sizes.fleetBudgetSeconds, callers: 8 });
+  printTable('5. fleet rate budget: cost per request vs the in-process limiter (same run)', results);
+  writeResult('fleet-budget', results);
+  summary.fleetBudget = results;
+  for (const result of results) {
+    check(result.mostInASecond <= result.rateLimit, `${result.pacer} at ${result.rateLimit}/s: at most the limit in any second (${result.mostInASecond})`);
+    check(Number.parseFloat(result.ofLimit) >= 90, `${result.pacer} at ${result.rateLimit}/s: at least 90% of the limit (${result.ofLimit})`);
+  }
 }
 
 if (targets.length > 0) console.log(`\nTargets\n${targets.join('\n')}`);

@@ -11,6 +11,11 @@ export interface SendContext {
   fingerprint: string;
   /** When Backflow first saw this version of the record (ISO 8601). */
   changedAt: string;
+  /**
+   * The run's lock in a fleet state (the sync and the token it holds): the destination's shared rate
+   * budget refuses a turn once another member has taken the sync over. Absent outside fleet mode.
+   */
+  fence?: { sync: string; token: string };
 }
 
 /** One HTTP request, described as data (a GET carries no body). */

@@ -22,3 +22,24 @@ export class RateWindow {
     return { allowed: this.used <= this.limit, remaining: Math.max(0, this.limit - this.used), resetAtMs };
   }
 }
+
+/**
+ * A vendor's hard limit over a sliding window: a request is refused (429) when the `windowMs` before
+ * it already accepted `limit` requests, wherever the window falls (no boundary to burst across).
+ */
+export class SlidingWindow {
+  private readonly accepted: number[] = [];
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs = 1000,
+  ) {}
+
+  /** Counts one request arriving at `now` if the window has room; false when it is refused. */
+  take(now = Date.now()): boolean {
+    while (this.accepted.length > 0 && this.accepted[0] <= now - this.windowMs) this.accepted.shift();
+    if (this.accepted.length >= this.limit) return false;
+    this.accepted.push(now);
+    return true;
+  }
+}

@@ -62,11 +62,13 @@ export interface PostedError {
   kind: ErrorKind | 'internal';
   message: string;
   stack?: string;
+  /** A SyncLockedError (the daemon skips such a run instead of reporting a crash). */
+  locked?: boolean;
 }
 
 export function postError(error: unknown): PostedError {
   const { message, stack } = error instanceof Error ? error : new Error(String(error));
-  return { kind: error instanceof BackflowError ? error.kind : 'internal', message, stack };
+  return { kind: error instanceof BackflowError ? error.kind : 'internal', message, stack, ...(error instanceof SyncLockedError ? { locked: true } : {}) };
 }
 
 /**
@@ -75,8 +77,9 @@ export function postError(error: unknown): PostedError {
  * before any read starts) would arrive as a source error: no source raises one.
  */
 export function receiveError(posted: PostedError): Error {
-  const error =
-    posted.kind === 'internal'
+  const error = posted.locked
+    ? new SyncLockedError(posted.message)
+    : posted.kind === 'internal'
       ? new Error(posted.message)
       : new (posted.kind === 'state' ? StateError : posted.kind === 'usage' ? UsageError : SourceError)(posted.message);
   if (posted.stack) error.stack = posted.stack;

@@ -4,7 +4,7 @@ import type { SyncConfig } from '../config/schema.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { registerSecrets } from '../redact.js';
-import { StateStore } from '../state/store.js';
+import { openStore } from '../state/location.js';
 
 export interface GlobalOptions {
   config: string;
@@ -48,7 +48,7 @@ export async function withWorkspace<T>(
   connects = true,
 ): Promise<T> {
   const loaded = load(options, connects);
-  const state = readOnly ? StateStore.openForReading(loaded.statePath) : StateStore.open(loaded.statePath);
+  const state = openStore(loaded.stateLocation, readOnly);
   const workspace = new Workspace(loaded, state, observer);
   try {
     return await work(workspace);

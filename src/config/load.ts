@@ -9,6 +9,7 @@ import { resolveModels } from '../dbt/config.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { DbtManifest } from '../dbt/manifest.js';
 import { sourceTypeFor } from '../sources/index.js';
+import { DEFAULT_STATE_PATH, describeStateLocation, type StateLocation } from '../state/location.js';
 import { interpolate } from './env.js';
 import { referenceIssues } from './references.js';
 import { configSchema, type Config } from './schema.js';
@@ -21,8 +22,10 @@ export interface LoadedConfig {
   dir: string;
   /** Values that must never be printed, logged or stored. */
   secrets: string[];
-  /** Absolute path of the state file. */
+  /** Absolute path of the state file (SQLite), or where the PostgreSQL state is, for messages. */
   statePath: string;
+  /** Where the state is: a SQLite file, or a PostgreSQL schema (fleet mode). */
+  stateLocation: StateLocation;
   /** The dbt manifest named by `dbt.manifest`, indexed (for --dbt-run-results). */
   dbtManifest?: DbtManifest;
   /**
@@ -228,7 +231,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     file,
     dir,
     secrets: secretValues(config),
-    statePath: options.overrides?.statePath ?? path.resolve(dir, config.state.path),
+    ...stateOf(config, dir, options.overrides),
     dbtManifest: dbt.manifest,
     unresolved: [...unresolved],
   };
@@ -302,6 +305,11 @@ function secretValues(config: Config): string[] {
       }
     }
   }
+  if (config.state.url) {
+    values.add(config.state.url);
+    const password = urlPassword(config.state.url);
+    if (password) values.add(password);
+  }
   for (const alert of config.alerts) {
     values.add(alert.url);
     const password = urlPassword(alert.url);
@@ -309,6 +317,16 @@ function secretValues(config: Config): string[] {
     if (alert.type === 'webhook' && alert.secret) values.add(alert.secret);
   }
   return [...values];
+}
+
+/** The state's location: a sandbox's own file, the PostgreSQL schema of state.url, or the SQLite file. */
+function stateOf(config: Config, dir: string, overrides: ConfigOverrides | undefined): { statePath: string; stateLocation: StateLocation } {
+  if (!overrides?.statePath && config.state.url) {
+    const location = { kind: 'postgres' as const, url: config.state.url, schema: config.state.schema };
+    return { statePath: describeStateLocation(location), stateLocation: location };
+  }
+  const file = overrides?.statePath ?? path.resolve(dir, config.state.path ?? DEFAULT_STATE_PATH);
+  return { statePath: file, stateLocation: { kind: 'sqlite', path: file } };
 }
 
 function urlPassword(text: string): string | undefined {

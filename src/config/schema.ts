@@ -25,6 +25,15 @@ const numberOrText = (number: z.ZodNumber) =>
   ]);
 const positiveNumber = numberOrText(z.number().positive());
 
+function isPostgresUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** How long a sync's lock outlives its holder's last heartbeat, unless state.lockExpirySeconds says otherwise. */
 const DEFAULT_LOCK_EXPIRY_SECONDS = 30;
 
@@ -266,14 +275,23 @@ const configObject = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1' }),
   state: z
     .strictObject({
-      path: z.string().min(1).default('./.backflow/state.db').describe('SQLite state file, relative to the config file.'),
+      path: z.string().min(1).optional().describe('SQLite state file, relative to the config file (the default: ./.backflow/state.db).'),
+      url: z
+        .string()
+        .refine(isPostgresUrl, 'expected a PostgreSQL URL: postgres://user:password@host:5432/database')
+        .optional()
+        .describe(
+          'A PostgreSQL database to keep the state in instead of a file, shared by every process pointed at it (fleet mode). A secret: it carries its password.',
+        ),
+      schema: name.default('backflow').describe('The PostgreSQL schema Backflow owns in that database (with state.url).'),
       lockExpirySeconds: numberOrText(z.number().min(1, 'expected at least 1 (seconds)'))
         .default(DEFAULT_LOCK_EXPIRY_SECONDS)
         .describe(
           "How long a sync's lock outlives its holder's last heartbeat (refreshed every sixth of it) before another process takes it over. Keep it above the clock difference between hosts sharing the state.",
         ),
     })
-    .default({ path: './.backflow/state.db', lockExpirySeconds: DEFAULT_LOCK_EXPIRY_SECONDS }),
+    .refine((state) => !(state.path && state.url), { message: 'set state.path (a SQLite file) or state.url (PostgreSQL), not both', path: ['url'] })
+    .default({ schema: 'backflow', lockExpirySeconds: DEFAULT_LOCK_EXPIRY_SECONDS }),
   sources: z.record(name, source).describe('Where records come from.'),
   destinations: z.record(name, destination).describe('Where records go.'),
   dbt: z

@@ -7,7 +7,7 @@ import { ConfigError, formatIssue } from '../errors.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { logger as rootLogger, type Logger } from '../log.js';
-import { StateStore } from '../state/store.js';
+import { openStore } from '../state/location.js';
 import { DaemonMetrics } from './metrics.js';
 import { Runner } from './runner.js';
 import { Scheduler } from './scheduler.js';
@@ -43,9 +43,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const log = options.log ?? rootLogger;
   let loaded = options.load();
   const metrics = new DaemonMetrics();
-  const state = StateStore.open(loaded.statePath);
+  const state = openStore(loaded.stateLocation);
   const alerts = new AlertNotifier({ via: 'daemon', log, onResult: (alert, result) => metrics.alertResult(alert, result) });
-  const runner = new Runner(loaded.statePath, metrics, log, alerts);
+  const runner = new Runner(loaded.stateLocation, metrics, log, alerts);
 
   const observer: DeliveryObserver = {
     ...metrics.observer,
@@ -117,7 +117,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     }
     if (next.statePath !== loaded.statePath) {
       metrics.configReloaded('refused');
-      log.error({ state: next.statePath }, 'config reload refused: state.path changed; restart the daemon to use another state file');
+      log.error({ state: next.statePath }, 'config reload refused: the state (state.path or state.url) changed; restart the daemon to use another state');
       return;
     }
     if (next.config.daemon.listen !== loaded.config.daemon.listen) {

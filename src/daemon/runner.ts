@@ -9,7 +9,8 @@ import type { Workspace } from '../engine/workspace.js';
 import { runLogger, type Logger } from '../log.js';
 import { SyncLockedError } from '../errors.js';
 import { redact } from '../redact.js';
-import { StateStore } from '../state/store.js';
+import type { Store } from '../state/contract.js';
+import { openStore, type StateLocation } from '../state/location.js';
 import type { RunResult } from '../fleet/dispatch.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -17,7 +18,7 @@ interface ActiveRun {
   sync: string;
   controller: AbortController;
   /** Each run has its own state connection: SQLite's per-run temp tables live on a connection. */
-  state: StateStore;
+  state: Store;
   log: Logger;
   /** The run's ledger, once its lock is held and the run recorded. */
   ledger?: RunLedger;
@@ -29,7 +30,7 @@ export class Runner {
   private readonly active = new Map<string, ActiveRun>();
 
   constructor(
-    private readonly statePath: string,
+    private readonly stateLocation: StateLocation,
     private readonly metrics: DaemonMetrics,
     private readonly log: Logger,
     /** Sends a run's alerts in the background: never awaited here, so the next run never waits on them. */
@@ -53,9 +54,9 @@ export class Runner {
       previous.log.info({ reason: 'overlap' }, 'run skipped: the previous run of this sync is still going');
       return Promise.resolve({ outcome: 'skipped', reason: 'overlap', runId: null, counts: {} });
     }
-    let state: StateStore;
+    let state: Store;
     try {
-      state = StateStore.open(this.statePath);
+      state = openStore(this.stateLocation);
     } catch (error) {
       this.metrics.runCrashed(sync.name, 0);
       runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state file');

@@ -20,8 +20,9 @@ import {
 } from '../../connectors/contract.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { batchingOf, connectorSettings, type Batching } from './batches.js';
-import { Gate } from './gate.js';
-import { pauseFromHeaders, RateLimiter, type Turn } from './rate-limiter.js';
+import { LockLostError } from '../fleet/lock-lost.js';
+import { Gate, type Slots } from './gate.js';
+import { pauseFromHeaders, RateLimiter, type Pacer, type Turn } from './rate-limiter.js';
 
 /**
  * What happened to one record, after every retry got (or the vendor client) made. `status` is null
@@ -46,11 +47,18 @@ export interface DeliveryObserver {
   rateLimitWait?(destination: string, ms: number): void;
 }
 
+/** Budgets a fleet shares (src/fleet/budgets.ts): a destination's pacer and concurrency slots for every member. */
+export interface SharedBudgets {
+  budgetFor(destination: string, requestsPerSecond: number, concurrency: number): { limiter: Pacer; gate: Slots };
+}
+
 export interface DestinationOptions {
   name: string;
   connector: Connector;
   config: DestinationConfig;
   observer?: DeliveryObserver;
+  /** In fleet mode: the rate limit and concurrency are the fleet's, not this process's alone. */
+  fleet?: SharedBudgets;
 }
 
 /** Connection-level errors worth another attempt (alerts use the same list). */
@@ -93,8 +101,8 @@ function toHttpResponse(response: Response<string>): HttpResponse {
 }
 
 export class Destination {
-  readonly limiter: RateLimiter;
-  readonly gate: Gate;
+  readonly limiter: Pacer;
+  readonly gate: Slots;
   /** The got client of an HTTP connector (undefined for a client connector). */
   private readonly client?: Got;
   /** The vendor client of a client connector, created on first use and dropped by close(). */
@@ -105,8 +113,11 @@ export class Destination {
 
   constructor(private readonly options: DestinationOptions) {
     const { connector, config } = options;
-    this.limiter = new RateLimiter(config.rateLimit?.requestsPerSecond ?? connector.defaults.requestsPerSecond);
-    this.gate = new Gate(config.concurrency ?? connector.defaults.concurrency);
+    const requestsPerSecond = config.rateLimit?.requestsPerSecond ?? connector.defaults.requestsPerSecond;
+    const concurrency = config.concurrency ?? connector.defaults.concurrency;
+    const shared = options.fleet?.budgetFor(options.name, requestsPerSecond, concurrency);
+    this.limiter = shared?.limiter ?? new RateLimiter(requestsPerSecond);
+    this.gate = shared?.gate ?? new Gate(concurrency);
     this.settings = connectorSettings(connector, config);
     this.batching = batchingOf(connector, config, this.settings);
     if (!isClientConnector(connector)) this.client = this.httpClient(connector);
@@ -131,6 +142,7 @@ export class Destination {
         maxRetryAfter: maxDelayMs,
         calculateDelay: ({ attemptCount, error, computedValue }) => {
           if (computedValue === 0) return 0; // got says no: attempts used up, or Retry-After too long
+          if (error.cause instanceof LockLostError) return 0; // another member runs the sync now: never again
           const response = error.response as Response<string> | undefined;
           if (response) {
             const interpret = (error.options.context.interpret as Interpret | undefined) ?? connector.interpret;
@@ -276,7 +288,7 @@ export class Destination {
             async () => {
               // A retry: the attempt before ended without a request of its own (or it has ended already).
               turn?.departed();
-              turn = await this.limiter.take();
+              turn = await this.limiter.take(context.fence);
               attempts++;
               if (turn.waited > 0) observer?.rateLimitWait?.(name, turn.waited);
             },
@@ -297,6 +309,8 @@ export class Destination {
       const response = await call;
       return { outcome: interpret(toHttpResponse(response)), status: response.statusCode, attempts };
     } catch (error) {
+      // The fleet's budget refused the turn: the run lost its lock, and must stop, not count a failure.
+      if (error instanceof RequestError && error.cause instanceof LockLostError) throw error.cause;
       if (error instanceof HTTPError) {
         const response = error.response as Response<string>;
         return { outcome: interpret(toHttpResponse(response)), status: response.statusCode, attempts };
@@ -312,7 +326,7 @@ export class Destination {
   /** The rate limiter paces records here (one per call): the client's batching is its own business. */
   private async sendThroughClient(connector: ClientConnector, payload: unknown, context: SendContext): Promise<SendResult> {
     // The client sends when it will (it batches on its own): the turn ends as the record is handed over.
-    (await this.limiter.take()).departed();
+    (await this.limiter.take(context.fence)).departed();
     this.sender ??= connector.createSender(this.settings, this.senderOptions());
     const outcome = await this.sender.send(payload, context);
     // The client retried by itself: a `retry` that comes back is final for this run. It does not say

@@ -1,6 +1,13 @@
 // A counting gate: at most `limit` holders at once; others wait in order.
 
-export class Gate {
+/** What a destination needs of its concurrency bound: this process's Gate, or a fleet's shared slots. */
+export interface Slots {
+  readonly limit: number;
+  enter(): Promise<void>;
+  leave(): void;
+}
+
+export class Gate implements Slots {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 

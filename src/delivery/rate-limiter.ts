@@ -41,7 +41,28 @@ export interface Turn {
   departed(): void;
 }
 
-export class RateLimiter {
+/** The run's lock a turn is taken under (see SendContext.fence): checked by a fleet's shared budget. */
+export interface Fence {
+  sync: string;
+  token: string;
+}
+
+/** What a destination needs of its pacer: this process's RateLimiter, or a fleet's shared budget. */
+export interface Pacer {
+  readonly requestsPerSecond: number;
+  /** The spacing between two requests (ms), the safety margin included. */
+  readonly intervalMs: number;
+  /** Resolves with the caller's turn to send one request (see Turn); `fence` is for a fleet budget. */
+  take(fence?: Fence): Promise<Turn>;
+  /** Holds every caller until `untilMs` (epoch ms). */
+  pauseUntil(untilMs: number): void;
+  /** Called as each caller is given its turn, with that time (epoch ms). */
+  onRelease?: (atMs: number) => void;
+  /** Called as each request departs, with that time (epoch ms). */
+  onDeparture?: (atMs: number) => void;
+}
+
+export class RateLimiter implements Pacer {
   readonly intervalMs: number;
   /** The previous caller's slot: its turn, or a few milliseconds before its actual release or departure if that was later. */
   private lastAt = 0;
@@ -67,7 +88,8 @@ export class RateLimiter {
    * Resolves when the caller may send one request. Spacing is measured from the previous request's
    * slot: its turn, or its release or departure when that came more than a few milliseconds late,
    * so neither a timer that fires late nor a request that leaves late lets the next ones catch up in
-   * a burst. The caller must end the turn with `departed()` once the request has left.
+   * a burst. The caller must end the turn with `departed()` once the request has left. One process
+   * holds no run lock of another, so a fence has nothing to check here.
    */
   take(): Promise<Turn> {
     let left!: () => void;

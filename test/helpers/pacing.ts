@@ -6,7 +6,7 @@
 // loop); the product does not promise otherwise, so the test checks the departures where the promise
 // is made, and checks that every request the vendor saw left through the limiter.
 import { expect } from 'vitest';
-import type { RateLimiter } from '../../src/delivery/rate-limiter.js';
+import type { Pacer } from '../../src/delivery/rate-limiter.js';
 
 /** The span the limiter promises for any R+1 consecutive departures (R x interval x 1.05 - 6 ms). */
 export const PROMISED_SPAN_MS = 1044;
@@ -20,7 +20,7 @@ export interface Pacing {
 }
 
 /** Records the limiter's turns and departures from now on. */
-export function recordPacing(limiter: RateLimiter): Pacing {
+export function recordPacing(limiter: Pacer): Pacing {
   const pacing: Pacing = { releases: [], departures: [] };
   limiter.onRelease = (at) => pacing.releases.push(at);
   limiter.onDeparture = (at) => pacing.departures.push(at);

@@ -9,8 +9,10 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { SyncLockedError } from '../../src/errors.js';
 import { registerSecrets } from '../../src/redact.js';
 import type { Store } from '../../src/state/contract.js';
+import { PgStateStore } from '../../src/state/pg/store.js';
 import { StateStore } from '../../src/state/store.js';
-import { tempDir } from '../helpers/index.js';
+import { tempDir, waitUntil } from '../helpers/index.js';
+import { PG_STATE_URL, pgStateSchema } from '../helpers/pg-state.js';
 
 /** Another process holding a sync's lock on the same state. */
 interface Holder {
@@ -23,22 +25,27 @@ interface Holder {
 
 interface StoreFixture {
   name: string;
+  /** What the store says of a holder whose process died. */
+  deadHolder: string;
   /** A fresh empty state, closed when the test ends. */
   open(): Store;
   /** Another process takes the sync's lock on the state last opened (resolves once it holds it). */
   holdElsewhere(sync: string): Promise<Holder>;
 }
 
-/** A child process that opens the state file, takes the sync's lock and holds it until its stdin ends. */
-async function sqliteHolder(file: string, sync: string): Promise<Holder> {
-  const store = new URL('../../dist/src/state/store.js', import.meta.url).href;
-  const script = `import { StateStore } from ${JSON.stringify(store)};
-    const [file, sync] = process.argv.slice(1);
-    const state = StateStore.open(file);
+/**
+ * A child process that opens the state (a store module of dist, opened with `open`), takes the
+ * sync's lock and holds it until its stdin ends.
+ */
+async function holder(module: string, open: string, sync: string): Promise<Holder> {
+  const store = new URL(`../../dist/src/state/${module}`, import.meta.url).href;
+  const script = `import * as stores from ${JSON.stringify(store)};
+    const sync = process.argv[1];
+    const state = ${open};
     state.acquireLock(sync, { expiryMs: 30000 });
     console.log('locked');
     process.stdin.on('end', () => { state.releaseLock(sync); state.close(); process.exit(0); }).resume();`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, file, sync], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, sync], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -64,11 +71,24 @@ const IMPLEMENTATIONS: StoreFixture[] = [
     let file = '';
     return {
       name: 'SQLite',
+      deadHolder: 'no longer exists',
       open() {
         file = path.join(tempDir(), 'state.db');
         return StateStore.open(file);
       },
-      holdElsewhere: (sync: string) => sqliteHolder(file, sync),
+      holdElsewhere: (sync: string) => holder('store.js', `stores.StateStore.open(${JSON.stringify(file)})`, sync),
+    };
+  })(),
+  (() => {
+    let location = { url: PG_STATE_URL, schema: '' };
+    return {
+      name: 'PostgreSQL',
+      deadHolder: 'connection to the state database closed',
+      open() {
+        location = { url: PG_STATE_URL, schema: pgStateSchema() };
+        return PgStateStore.open(location);
+      },
+      holdElsewhere: (sync: string) => holder('pg/store.js', `stores.PgStateStore.open(${JSON.stringify(location)})`, sync),
     };
   })(),
 ];
@@ -218,8 +238,17 @@ describe.each(IMPLEMENTATIONS)('the $name store', (fixture) => {
       const dead = await fixture.holdElsewhere('users');
       const orphan = store.startRun('users', false);
       await dead.kill();
-      store.acquireLock('users', LOCK);
-      expect(store.run(orphan)).toMatchObject({ outcome: 'interrupted', error: expect.stringContaining('no longer exists') });
+      // The state learns of the death a moment after the process ends (PostgreSQL: when its server sees the connection close).
+      await waitUntil('the dead holder to be taken over', () => {
+        try {
+          store.acquireLock('users', LOCK);
+          return true;
+        } catch (error) {
+          if (error instanceof SyncLockedError) return false;
+          throw error;
+        }
+      });
+      expect(store.run(orphan)).toMatchObject({ outcome: 'interrupted', error: expect.stringContaining(fixture.deadHolder) });
       store.releaseLock('users');
     }),
   );
