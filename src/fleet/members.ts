@@ -30,8 +30,38 @@ create table if not exists member_runs (
 );
 create index if not exists member_runs_job on member_runs (job_id)`;
 
+/**
+ * Creates the registry's tables if they are missing. Members starting together would race in
+ * `create table if not exists` (PostgreSQL reports a duplicate type): one at a time, under a
+ * transaction-scoped advisory lock.
+ */
+export async function ensureMemberTables(db: pg.Pool): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    await client.query(`select pg_advisory_xact_lock(hashtext(current_schema() || '.members'))`);
+    await client.query(MEMBERS_DDL);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 /** A member that has not heartbeated for this long is gone, unless the caller says otherwise. */
 export const DEFAULT_MEMBER_EXPIRY_MS = 30_000;
+
+/**
+ * A fleet's members are gone once their heartbeat is older than this: late enough that the sync
+ * locks a gone member held have expired too (its last lock heartbeat came at most one member
+ * heartbeat, a sixth of this, before its last sign of life), so the member that retries its job
+ * can take the lock over.
+ */
+export function memberExpiryMs(lockExpiryMs: number): number {
+  return Math.ceil(lockExpiryMs * 1.25);
+}
 
 /** What runs on a member now. */
 export interface MemberRun {
@@ -151,6 +181,9 @@ interface MemberRow {
 
 /** Every registered member, the longest-running first, with what each runs (for `backflow status`). */
 export async function listMembers(db: pg.Pool, expiryMs: number = DEFAULT_MEMBER_EXPIRY_MS): Promise<MemberInfo[]> {
+  // No daemon has joined this state yet: no registry, no members.
+  const { rows: registry } = await db.query<{ found: boolean }>(`select to_regclass('members') is not null as found`);
+  if (!registry[0]?.found) return [];
   const { rows } = await db.query<MemberRow>(
     `select m.id, m.host, m.pid, m.started_at, m.last_seen,
             m.last_seen < now() - $1 * interval '1 millisecond' as gone,
