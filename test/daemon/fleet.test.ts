@@ -1,8 +1,9 @@
 // Fleet mode end to end: two `backflow daemon` processes on one PostgreSQL state. A triggered run
 // happens once for the fleet, `trigger --wait` exits as `sync` would, scheduled ticks run once per
 // tick, and `status` lists both members. On a state file, `trigger` is refused.
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { gamifyWarehouse, runCli, sqliteExec, waitUntil, writeFile } from '../helpers/index.js';
+import { gamifyWarehouse, runCli, spawnCli, sqliteExec, waitUntil, writeFile } from '../helpers/index.js';
 import { PG_STATE_URL, pgStateSchema } from '../helpers/pg-state.js';
 import { daemonConfig, DaemonProcess, runFinished, SECRET_KEY } from './daemon-process.js';
 
@@ -95,6 +96,33 @@ describe('fleet mode: two daemons on one PostgreSQL state', () => {
     expect(stopped.code).toBe(1);
     expect(stopped.stdout).toMatch(/^Sync users: stopped/);
     expect(await stop(members)).toEqual([0, 0]);
+  });
+
+  it('runs a triggered sync again at once on the other member when its member is SIGKILLed mid-run', async () => {
+    const { emulator, daemons, cli, config, env } = await fleetSetup();
+    const members = await daemons(2);
+    emulator.hold(); // the first run waits on the destination
+    const waiting = spawnCli(['--config', config, '--json', 'trigger', '--sync', 'users', '--wait'], { env });
+    let output = '';
+    waiting.stdout.on('data', (chunk) => (output += chunk));
+    const waited = once(waiting, 'close');
+    const started = await waitUntil('a member to start the run', () => members.find((daemon) => daemon.lines.some((line) => line.msg === 'run started')));
+    await waitUntil('the run to send', () => emulator.received.length >= 1, emulator);
+    const survivor = members.find((daemon) => daemon !== started)!;
+    started.signal('SIGKILL');
+    await started.exited;
+    emulator.release();
+
+    const [code] = (await waited) as [number | null];
+    expect(code, output).toBe(0);
+    const result = JSON.parse(output) as { outcome: string; member: string; runId: number };
+    expect(result.outcome).toBe('success');
+    expect(survivor.lines.some((line) => line.msg === 'run finished' && line.runId === result.runId)).toBe(true);
+    expect(emulator.profiles.size).toBe(10);
+    const runs = (JSON.parse((await cli('--json', 'runs', '--sync', 'users')).stdout) as { runs: { id: number; outcome: string }[] }).runs;
+    expect(runs.map((run) => run.outcome).sort()).toEqual(['interrupted', 'success']);
+    survivor.signal('SIGTERM');
+    expect((await survivor.exited).code).toBe(0);
   });
 
   it('runs each scheduled tick once for the whole fleet', async () => {
