@@ -50,7 +50,7 @@ describe('backflow init', () => {
 });
 
 describe('subcommand help', () => {
-  it.each(['init', 'validate', 'plan', 'sync', 'sandbox', 'daemon', 'ingest', 'status', 'runs', 'rejected', 'reset', 'unlock'])(
+  it.each(['init', 'validate', 'plan', 'sync', 'trigger', 'sandbox', 'daemon', 'ingest', 'status', 'runs', 'rejected', 'reset', 'unlock'])(
     '%s --help lists --config and --json, examples and exit codes',
     async (command) => {
       const help = await runCli([command, '--help']);

@@ -40,6 +40,14 @@ const HELP: Record<string, CommandHelp> = {
     examples: ['backflow daemon -c /etc/backflow/backflow.yaml'],
     exitCodes: ['0  clean stop (SIGTERM, SIGINT, or SIGHUP when started from a terminal)', '1  forced stop, or it could not start'],
   },
+  trigger: {
+    examples: ['backflow trigger --sync users', 'backflow trigger --sync users --wait', 'backflow trigger --sync users --wait --json'],
+    exitCodes: [
+      '0  queued (without --wait), or the run sent every record',
+      '3  --wait: partial, some rejected or failed, the rest sent',
+      '1  --wait: stopped, failed, interrupted or skipped (already running); or no PostgreSQL state (state.url)',
+    ],
+  },
   ingest: { examples: ['backflow ingest'], exitCodes: ['0  clean stop', '1  it could not start'] },
   test: {
     examples: ['backflow alert test', 'backflow alert test --alert oncall --json'],

@@ -86,6 +86,13 @@ export function buildProgram(run: (work: () => Promise<number>, json: boolean) =
     .action(action(async (options) => (await import('./commands/daemon.js')).daemonCommand(options as never)));
 
   program
+    .command('trigger')
+    .description('fleet mode (state.url): queue a run of a sync for whichever daemon is free; --wait exits as sync would')
+    .requiredOption('-s, --sync <name>', 'the sync to run')
+    .option('--wait', 'wait for the run and exit with its outcome (0, 3 or 1, as sync)')
+    .action(action(async (options) => (await import('./commands/trigger.js')).triggerCommand(options as never)));
+
+  program
     .command('sandbox')
     .description('run sync (default), plan or daemon on your config against local emulators of its destinations: no real vendor, no API key, a fresh state')
     .argument('[command...]', 'the command to run and its options, after --: e.g. -- sync --full')

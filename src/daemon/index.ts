@@ -7,7 +7,10 @@ import { ConfigError, formatIssue } from '../errors.js';
 import type { DeliveryObserver } from '../delivery/destination.js';
 import { Workspace } from '../engine/workspace.js';
 import { logger as rootLogger, type Logger } from '../log.js';
+import type { JobHandler } from '../fleet/dispatch.js';
+import { fleetStateOf } from '../fleet/state.js';
 import { openStore } from '../state/location.js';
+import { Fleet } from './fleet.js';
 import { DaemonMetrics } from './metrics.js';
 import { Runner } from './runner.js';
 import { Scheduler } from './scheduler.js';
@@ -56,6 +59,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   };
   let workspace = new Workspace(loaded, state, observer);
   let stopping = false;
+  // Fleet mode (the state on PostgreSQL): ticks go to the fleet's queue, runs come from it.
+  const fleetState = fleetStateOf(loaded);
+  let fleet: Fleet | undefined;
 
   const declare = (config: LoadedConfig) => {
     for (const sync of config.config.syncs) {
@@ -64,11 +70,26 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     }
     for (const alert of config.config.alerts) metrics.declareAlert(alert.name);
   };
-  const scheduler = new Scheduler((name) => {
+  const scheduler = new Scheduler((name, instant) => {
     if (stopping) return;
     const sync = workspace.config.syncs.find((entry) => entry.name === name);
-    if (sync) runner.start(workspace, sync);
+    if (!sync) return;
+    // A sync already running here skips its tick as it always has (counted as an overlap).
+    if (fleet && !runner.running().includes(name)) fleet.tick(name, instant);
+    else runner.start(workspace, sync);
   }, log);
+
+  // A job this member took: run by the Runner like a tick, the job completing with its outcome.
+  const runJob: JobHandler = async (job, context) => {
+    const sync = workspace.config.syncs.find((entry) => entry.name === job.sync);
+    if (stopping) throw new Error('the member that took this job is shutting down: the job goes to another member');
+    if (!sync) throw new Error(`the member that took this job has no sync named ${job.sync} in its config`);
+    const result = await runner.run(workspace, sync, context.started);
+    // Cut short by this member's shutdown: a triggered run goes on at once on another member.
+    if (stopping && job.kind === 'trigger' && result.outcome === 'interrupted')
+      throw new Error('the member running it shut down mid-run (interrupted): retried on another member');
+    return result;
+  };
 
   const readiness = (): Readiness => {
     const problems: string[] = [];
@@ -93,7 +114,15 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       services.push({ name: service.name, close: () => started.close() });
       log.info({ service: service.name, addresses: started.addresses }, 'service started');
     }
+    if (fleetState) {
+      fleet = await Fleet.join({ ...fleetState, lockExpiryMs: loaded.config.state.lockExpirySeconds * 1000, log });
+      await fleet.work(
+        loaded.config.syncs.map((sync) => sync.name),
+        runJob,
+      );
+    }
   } catch (error) {
+    await fleet?.leave().catch(() => {});
     await Promise.allSettled(services.map((service) => service.close()));
     await server?.close();
     state.close();
@@ -128,6 +157,12 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     workspace = new Workspace(next, state, observer);
     declare(next);
     scheduler.apply(next.config.syncs);
+    fleet
+      ?.work(
+        next.config.syncs.map((sync) => sync.name),
+        runJob,
+      )
+      .catch((error: unknown) => log.error({ err: error }, "could not work the reloaded syncs' fleet jobs"));
     metrics.configReloaded('applied');
     log.info({ running: runner.running(), schedules: scheduler.nextRuns() }, 'config reloaded');
   };
@@ -147,7 +182,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     // Announced only once the signal handlers are in place: a SIGHUP before that would end the process.
     declare(loaded);
     scheduler.apply(loaded.config.syncs);
-    log.info({ url, state: loaded.statePath, schedules: scheduler.nextRuns() }, 'daemon started');
+    log.info({ url, state: loaded.statePath, schedules: scheduler.nextRuns(), ...(fleet ? { member: fleet.member.id } : {}) }, 'daemon started');
     if (options.hangupStops) log.info('started from a terminal: closing it (SIGHUP) stops the daemon cleanly; run it detached (systemd) to reload on SIGHUP');
 
     // Runs after the commits already queued (each is a setImmediate), so no confirmed record is lost.
@@ -174,12 +209,17 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       const graceSeconds = loaded.config.daemon.shutdownGraceSeconds;
       log.info({ signal, graceSeconds, running: runner.running() }, 'shutting down: no new runs; in-flight requests may finish');
       scheduler.stop();
+      // Takes no more fleet jobs from now on (the runs going on finish first, and complete their jobs).
+      const leaving = fleet
+        ?.leave()
+        .catch((error: unknown) => log.warn({ err: error }, 'could not leave the fleet cleanly: the others see this member as gone shortly'));
       runner.abortAll();
       const graceEnds = Date.now() + graceSeconds * 1000;
       const grace = setTimeout(() => forceExit(`the shutdown grace period (${graceSeconds}s) ran out`), graceSeconds * 1000);
       void (async () => {
         await Promise.allSettled(services.map((service) => service.close()));
         await runner.idle();
+        await leaving;
         clearTimeout(grace);
         // The last runs' alerts, within what is left of the grace period: a slow endpoint never turns a clean stop into a forced one.
         if (!(await alerts.settled(graceEnds - Date.now()))) log.warn({ alerts: alerts.inFlight }, 'stopping without waiting for alerts still on their way');

@@ -8,8 +8,10 @@ import { runSync, type RunCounts } from '../engine/sync.js';
 import type { Workspace } from '../engine/workspace.js';
 import { runLogger, type Logger } from '../log.js';
 import { SyncLockedError } from '../errors.js';
+import { redact } from '../redact.js';
 import type { Store } from '../state/contract.js';
 import { openStore, type StateLocation } from '../state/location.js';
+import type { RunResult } from '../fleet/dispatch.js';
 import type { DaemonMetrics } from './metrics.js';
 
 interface ActiveRun {
@@ -37,11 +39,20 @@ export class Runner {
 
   /** Starts a run of `sync` unless one is already in progress here. */
   start(workspace: Workspace, sync: SyncConfig): void {
+    void this.run(workspace, sync);
+  }
+
+  /**
+   * Runs `sync` now (unless a run of it is already in progress here) and resolves with what
+   * happened, never rejecting: a fleet job completes with it. `onRunId` hears the run's id once
+   * it is recorded.
+   */
+  run(workspace: Workspace, sync: SyncConfig, onRunId?: (runId: number) => void): Promise<RunResult> {
     const previous = this.active.get(sync.name);
     if (previous) {
       this.metrics.skipped(sync.name, 'overlap');
       previous.log.info({ reason: 'overlap' }, 'run skipped: the previous run of this sync is still going');
-      return;
+      return Promise.resolve({ outcome: 'skipped', reason: 'overlap', runId: null, counts: {} });
     }
     let state: Store;
     try {
@@ -50,14 +61,16 @@ export class Runner {
       this.metrics.runCrashed(sync.name, 0);
       runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state file');
       this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, 0));
-      return;
+      return Promise.resolve(crashed(error));
     }
     const run: ActiveRun = { sync: sync.name, controller: new AbortController(), state, log: runLogger(sync.name, undefined, this.log) };
     this.active.set(sync.name, run);
-    run.done = this.execute(run, workspace.forRun(state), sync).finally(() => this.active.delete(sync.name));
+    const result = this.execute(run, workspace.forRun(state), sync, onRunId).finally(() => this.active.delete(sync.name));
+    run.done = result.then(() => undefined);
+    return result;
   }
 
-  private async execute(run: ActiveRun, workspace: Workspace, sync: SyncConfig): Promise<void> {
+  private async execute(run: ActiveRun, workspace: Workspace, sync: SyncConfig, onRunId?: (runId: number) => void): Promise<RunResult> {
     const startedAt = Date.now();
     try {
       const summary = await runSync(workspace, sync, {
@@ -67,6 +80,7 @@ export class Runner {
           run.log = runLogger(sync.name, ledger.id, this.log);
           this.metrics.runStarted(sync.name);
           run.log.info('run started');
+          onRunId?.(ledger.id);
         },
         onLockLost: (why) => run.log.warn({ why }, 'lost the sync lock: stopping this run'),
         onProgress: (counts) => {
@@ -87,16 +101,18 @@ export class Runner {
         },
         'run finished',
       );
+      return { outcome: summary.outcome, runId: summary.runId, counts: { ...summary.counts }, ...(summary.error ? { error: summary.error } : {}) };
     } catch (error) {
       if (error instanceof SyncLockedError) {
         this.metrics.skipped(sync.name, 'locked');
         run.log.info({ reason: 'locked', holder: error.message }, 'run skipped: another process is running this sync');
-      } else {
-        // runSync records its own failures; this is one it could not record (e.g. the state file).
-        this.metrics.runCrashed(sync.name, Date.now() - startedAt);
-        run.log.error({ err: error }, 'run crashed');
-        this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, Date.now() - startedAt));
+        return { outcome: 'skipped', reason: 'locked', runId: null, counts: {}, error: error.message };
       }
+      // runSync records its own failures; this is one it could not record (e.g. the state file).
+      this.metrics.runCrashed(sync.name, Date.now() - startedAt);
+      run.log.error({ err: error }, 'run crashed');
+      this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, Date.now() - startedAt));
+      return crashed(error);
     } finally {
       await workspace.close().catch((error: unknown) => run.log.warn({ err: error }, 'closing the source failed'));
       run.state.close();
@@ -133,4 +149,9 @@ export class Runner {
   logFor(sync: string): Logger {
     return this.active.get(sync)?.log ?? runLogger(sync, undefined, this.log);
   }
+}
+
+/** A run that could not even be recorded (the state could not be opened or written). */
+function crashed(error: unknown): RunResult {
+  return { outcome: 'failed', runId: null, counts: {}, error: redact(error instanceof Error ? error.message : String(error)) };
 }

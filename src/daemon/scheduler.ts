@@ -1,4 +1,5 @@
-// Fires each sync's `schedule` (node-cron, in its `timezone`); what a tick does is the caller's.
+// Fires each sync's `schedule` (node-cron, in its `timezone`); what a tick does is the caller's. Each
+// tick comes with its scheduled instant (not the moment the timer fired), the same on every process.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { SyncConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -7,7 +8,7 @@ export class Scheduler {
   private tasks: ScheduledTask[] = [];
 
   constructor(
-    private readonly onTick: (sync: string) => void,
+    private readonly onTick: (sync: string, instant: Date) => void,
     private readonly log: Logger,
   ) {}
 
@@ -18,7 +19,7 @@ export class Scheduler {
       if (!sync.schedule) continue;
       const log = this.log.child({ sync: sync.name });
       this.tasks.push(
-        cron.schedule(sync.schedule, () => this.onTick(sync.name), {
+        cron.schedule(sync.schedule, (context) => this.onTick(sync.name, context.date), {
           name: sync.name,
           timezone: sync.timezone,
           // node-cron's own notices (e.g. a tick missed while the process was busy) go to our log.

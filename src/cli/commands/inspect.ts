@@ -1,6 +1,10 @@
 // `status`, `runs`, `rejected`, `reset` and `unlock`: reading and forgetting state, without
 // connecting anywhere (so without the variables of sources, destinations and alerts).
 import { UsageError } from '../../errors.js';
+import { fleetPool } from '../../fleet/connect.js';
+import { listMembers, memberExpiryMs, type MemberInfo } from '../../fleet/members.js';
+import { fleetStateOf } from '../../fleet/state.js';
+import type { Workspace } from '../../engine/workspace.js';
 import { canAsk, confirm } from '../confirm.js';
 import { withStateOnly, type GlobalOptions } from '../context.js';
 import { n, print, printError, printJson, table } from '../output.js';
@@ -21,8 +25,9 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
       cursor: sync.cursor ? workspace.state.getCursor(sync.name) : null,
       lastRun: last.get(sync.name) ?? null,
     }));
+    const members = await fleetMembers(workspace);
     if (options.json) {
-      printJson({ syncs: rows });
+      printJson({ syncs: rows, ...(members ? { members } : {}) });
       return 0;
     }
     print(
@@ -38,8 +43,40 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
         ]),
       ),
     );
+    if (members) {
+      print();
+      print(
+        members.length === 0
+          ? 'No fleet members (no daemon runs on this state).'
+          : table(['MEMBER', 'HOST', 'PID', 'STARTED', 'LAST SEEN', 'RUNNING'], members.map(memberRow)),
+      );
+    }
     return 0;
   });
+}
+
+/** The fleet's members when the state is PostgreSQL (undefined for a state file: there is no fleet). */
+async function fleetMembers(workspace: Workspace): Promise<MemberInfo[] | undefined> {
+  const fleet = fleetStateOf(workspace.loaded);
+  if (!fleet) return undefined;
+  const db = fleetPool(fleet.url, fleet.schema);
+  try {
+    return await listMembers(db, memberExpiryMs(workspace.config.state.lockExpirySeconds * 1000));
+  } finally {
+    await db.end();
+  }
+}
+
+function memberRow(member: MemberInfo): string[] {
+  const running = member.running.map((run) => (run.runId === null ? run.sync : `${run.sync} (run ${run.runId})`)).join(', ');
+  return [
+    member.id.slice(0, 8),
+    member.host,
+    String(member.pid),
+    ago(member.startedAt),
+    `${ago(member.lastSeen)}${member.gone ? ' (gone)' : ''}`,
+    running || 'idle',
+  ];
 }
 
 export interface RunsCommandOptions extends GlobalOptions {

@@ -1,0 +1,13 @@
+// Whether a loaded config's state is a fleet's (PostgreSQL, state.url) and where: the daemon, `trigger`
+// and `status` ask this one function. A sandbox's own state file is never a fleet's.
+import type { LoadedConfig } from '../config/load.js';
+
+export interface FleetState {
+  url: string;
+  schema: string;
+}
+
+export function fleetStateOf(loaded: LoadedConfig): FleetState | undefined {
+  const location = loaded.stateLocation;
+  return location.kind === 'postgres' ? { url: location.url, schema: location.schema } : undefined;
+}
