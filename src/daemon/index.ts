@@ -11,6 +11,7 @@ import type { JobHandler } from '../fleet/dispatch.js';
 import { fleetStateOf } from '../fleet/state.js';
 import { openStore } from '../state/location.js';
 import { Fleet } from './fleet.js';
+import { FleetBudgets } from '../fleet/budgets.js';
 import { DaemonMetrics } from './metrics.js';
 import { Runner } from './runner.js';
 import { Scheduler } from './scheduler.js';
@@ -57,10 +58,12 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       runner.logFor(context.sync).warn({ destination, reason, key: context.key }, 'retrying a request');
     },
   };
-  let workspace = new Workspace(loaded, state, observer);
-  let stopping = false;
-  // Fleet mode (the state on PostgreSQL): ticks go to the fleet's queue, runs come from it.
+  // Fleet mode (the state on PostgreSQL): ticks go to the fleet's queue, runs come from it, and
+  // every destination's rate limit and concurrency are the fleet's.
   const fleetState = fleetStateOf(loaded);
+  const budgets = fleetState ? await FleetBudgets.forState(fleetState) : undefined;
+  let workspace = new Workspace(loaded, state, observer, budgets);
+  let stopping = false;
   let fleet: Fleet | undefined;
 
   const declare = (config: LoadedConfig) => {
@@ -123,6 +126,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     }
   } catch (error) {
     await fleet?.leave().catch(() => {});
+    await budgets?.close().catch(() => {});
     await Promise.allSettled(services.map((service) => service.close()));
     await server?.close();
     state.close();
@@ -154,7 +158,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     }
     // Running syncs finish on the config they started with; later runs use the new one.
     loaded = next;
-    workspace = new Workspace(next, state, observer);
+    workspace = new Workspace(next, state, observer, budgets);
     declare(next);
     scheduler.apply(next.config.syncs);
     fleet
@@ -220,6 +224,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         await Promise.allSettled(services.map((service) => service.close()));
         await runner.idle();
         await leaving;
+        await budgets?.close().catch((error: unknown) => log.warn({ err: error }, 'could not close the fleet budgets cleanly'));
         clearTimeout(grace);
         // The last runs' alerts, within what is left of the grace period: a slow endpoint never turns a clean stop into a forced one.
         if (!(await alerts.settled(graceEnds - Date.now()))) log.warn({ alerts: alerts.inFlight }, 'stopping without waiting for alerts still on their way');
