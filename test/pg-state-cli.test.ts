@@ -117,6 +117,8 @@ describe('every command on a PostgreSQL state', () => {
     };
     expect(JSON.parse((await cli('status', '--json')).stdout)).toEqual({
       syncs: [{ sync: 'users', destination: 'gamify', records: 5, cursor: null, lastRun }],
+      // A fleet's state also lists its members: no daemon runs here.
+      members: [],
     });
     expect((await cli('status')).stdout).toMatch(/users +gamify +5 +(just now|\d+ s ago) +partial +sent 5, rejected 1/);
     expect(JSON.parse((await cli('runs', '--json')).stdout)).toEqual({
