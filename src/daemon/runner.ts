@@ -59,7 +59,7 @@ export class Runner {
       state = openStore(this.stateLocation);
     } catch (error) {
       this.metrics.runCrashed(sync.name, 0);
-      runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state file');
+      runLogger(sync.name, undefined, this.log).error({ err: error }, 'run failed: cannot open the state');
       this.alerts.runEnded(workspace.config.alerts, crashReport(sync, error, 0));
       return Promise.resolve(crashed(error));
     }

@@ -2,7 +2,7 @@
 // on one connection to the state's PostgreSQL (the slots are advisory locks of that session; the
 // reservations are short statements that share it). Destination takes its limiter and gate from here.
 import pg from 'pg';
-import { quoteIdent, type PgLocation } from '../state/pg/connection.js';
+import { schemaConnection, type PgLocation } from '../state/pg/connection.js';
 import { endQuietly } from '../state/pg/session.js';
 import { FleetRateBudget } from './rate-budget.js';
 import { ServerClock } from './server-clock.js';
@@ -57,7 +57,7 @@ export class FleetBudgets {
 
   /** The budgets of the fleet whose state is this PostgreSQL schema (where migrations made rate_budgets). */
   static forState(location: PgLocation): Promise<FleetBudgets> {
-    return FleetBudgets.open({ connectionString: location.url, application_name: 'backflow', options: `-c search_path=${quoteIdent(location.schema)}` });
+    return FleetBudgets.open(schemaConnection(location));
   }
 
   /** The budget of one destination, the same for every sync that sends to it (its first rate and concurrency hold). */

@@ -1,7 +1,7 @@
 // Where a config keeps its state, and the one place a store is opened for it: a SQLite file (the
 // embedded default) or a PostgreSQL schema shared by a fleet. Callers see only the store contract.
 import type { Store } from './contract.js';
-import { describePgUrl } from './pg/connection.js';
+import { describePgLocation } from './pg/connection.js';
 import { PgStateStore } from './pg/store.js';
 import { StateStore } from './store.js';
 
@@ -11,7 +11,7 @@ export type StateLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres
 
 /** For messages and logs: the file, or the database URL without its password and the schema. */
 export function describeStateLocation(location: StateLocation): string {
-  return location.kind === 'sqlite' ? location.path : `${describePgUrl(location.url)} (schema ${location.schema})`;
+  return location.kind === 'sqlite' ? location.path : describePgLocation(location);
 }
 
 /** Opens the state (creating and migrating it); `readOnly` never creates or changes it (plan, status). */

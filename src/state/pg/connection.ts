@@ -19,6 +19,16 @@ export function describePgUrl(url: string): string {
   }
 }
 
+/** The state as messages name it: the URL without its password, and the schema. */
+export function describePgLocation(location: PgLocation): string {
+  return `${describePgUrl(location.url)} (schema ${location.schema})`;
+}
+
+/** A connection to the state's database whose search_path is the state's schema (its tables unqualified). */
+export function schemaConnection(location: PgLocation): { connectionString: string; application_name: string; options: string } {
+  return { connectionString: location.url, application_name: 'backflow', options: `-c search_path=${quoteIdent(location.schema)}` };
+}
+
 /** host:port/database, for messages. */
 function serverOf(url: string): { server: string; database: string; user: string } {
   const parsed = new URL(url);

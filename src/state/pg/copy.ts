@@ -5,7 +5,7 @@ import pg from 'pg';
 import { StateError } from '../../errors.js';
 import { COPIED_COLUMNS, COPY_BATCH_ROWS, COPY_ORDER, STATE_TABLES, type CopiedTable, type StateReader, type StateWriter } from '../copy-tables.js';
 import { describeHolder, type LockHolder } from '../locks.js';
-import { describePgUrl, explainPgError, quoteIdent, type PgLocation, type PgSettingNames } from './connection.js';
+import { describePgLocation, explainPgError, quoteIdent, type PgLocation, type PgSettingNames } from './connection.js';
 import { PG_MIGRATIONS } from './migrations.js';
 
 type Query = (text: string, values?: unknown[], rowMode?: 'array') => Promise<pg.QueryResult>;
@@ -31,10 +31,6 @@ async function connect(location: PgLocation, settings?: PgSettingNames): Promise
   return { query, end: () => client.end().catch(() => undefined) };
 }
 
-function display(location: PgLocation): string {
-  return `${describePgUrl(location.url)} (schema ${location.schema})`;
-}
-
 export async function openPgReader(location: PgLocation): Promise<StateReader> {
   const connection = await connect(location);
   try {
@@ -44,17 +40,18 @@ export async function openPgReader(location: PgLocation): Promise<StateReader> {
     const meta =
       schema &&
       (await connection.query("select 1 from information_schema.tables where table_schema = $1 and table_name = 'meta'", [location.schema])).rowCount === 1;
-    if (!meta) throw new StateError(`there is no Backflow state in ${display(location)}, so nothing to copy: check state.url and state.schema in the config`);
+    if (!meta)
+      throw new StateError(`there is no Backflow state in ${describePgLocation(location)}, so nothing to copy: check state.url and state.schema in the config`);
     const version =
       ((await connection.query(`select version from ${quoteIdent(location.schema)}.meta`)).rows[0] as { version: number } | undefined)?.version ?? 0;
     if (version < PG_MIGRATIONS.length) {
       throw new StateError(
-        `the state in ${display(location)} has schema ${version} (this Backflow writes ${PG_MIGRATIONS.length}): run backflow sync once to migrate it, then copy`,
+        `the state in ${describePgLocation(location)} has schema ${version} (this Backflow writes ${PG_MIGRATIONS.length}): run backflow sync once to migrate it, then copy`,
       );
     }
     if (version > PG_MIGRATIONS.length) {
       throw new StateError(
-        `the state in ${display(location)} was written by a newer Backflow (schema ${version}, this one knows ${PG_MIGRATIONS.length}): upgrade Backflow`,
+        `the state in ${describePgLocation(location)} was written by a newer Backflow (schema ${version}, this one knows ${PG_MIGRATIONS.length}): upgrade Backflow`,
       );
     }
   } catch (error) {

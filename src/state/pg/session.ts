@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { StateError } from '../../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { describePgUrl, explainPgError, quoteIdent, type PgLocation } from './connection.js';
+import { describePgLocation, describePgUrl, explainPgError, quoteIdent, type PgLocation } from './connection.js';
 
 export interface SessionOptions extends PgLocation {
   /** Never create or change the schema: an absent one is read as empty (tables in the session's temp schema). */
@@ -27,7 +27,7 @@ export class Session {
   readonly display: string;
 
   constructor(readonly options: SessionOptions) {
-    this.display = `${describePgUrl(options.url)} (schema ${options.schema})`;
+    this.display = describePgLocation(options);
   }
 
   /** Runs `work` alone on the connection, turning the server's refusals into messages. */

@@ -5,7 +5,7 @@ import type { RejectionRecord, RunIssue, RunOutcome, RunRecord, StandingRejectio
 import type { Confirmation, JobResult, KeyRead, LockOptions, NewRunIssue, RunReads, Store, StoredRecord, UnlockResult } from '../contract.js';
 import { redact } from '../../redact.js';
 import { stateThread } from './bridge.js';
-import { describePgUrl, type PgLocation } from './connection.js';
+import { describePgLocation, type PgLocation } from './connection.js';
 
 export class PgStateStore implements Store {
   readonly file: string;
@@ -16,7 +16,7 @@ export class PgStateStore implements Store {
     private readonly session: number,
     location: PgLocation,
   ) {
-    this.file = `${describePgUrl(location.url)} (schema ${location.schema})`;
+    this.file = describePgLocation(location);
     stateThread().onLockLost(session, (sync, why) => this.lockLost.get(sync)?.(why));
   }
 
